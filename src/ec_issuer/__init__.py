@@ -1,0 +1,3 @@
+"""ec-issuer: an issuing service for verifiable educational credentials."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,44 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+from apiflask import APIFlask
+
+from ec_issuer import __version__
+from ec_issuer.api import routes_admin, routes_credentials, routes_public
+from ec_issuer.api.context import EXTENSION_KEY, bearer_auth
+from ec_issuer.api.problems import apiflask_error, register_error_handlers
+from ec_issuer.bootstrap import Container
+
+
+def create_app(container: Container) -> APIFlask:
+    app = APIFlask(
+        "ec_issuer",
+        title="ec-issuer",
+        version=__version__,
+        spec_path="/openapi.json",
+        docs_path="/docs",
+    )
+    app.config.update(  # pyright: ignore[reportUnknownMemberType] - Flask types its config loosely
+        OPENAPI_VERSION="3.1.0",
+        MAX_CONTENT_LENGTH=container.settings.max_request_bytes,
+        MAX_FORM_MEMORY_SIZE=container.settings.max_request_bytes,
+        SYNC_LOCAL_SPEC=False,
+        VALIDATION_ERROR_STATUS_CODE=422,
+        JSON_SORT_KEYS=False,
+        INFO={
+            "description": (
+                "Issues, stores and verifies Open Badges 3.0 credentials secured as VC-JOSE (`vc+jwt`). "
+                "Errors are RFC 9457 problem details (`application/problem+json`) whose `errors[].pointer` "
+                "names the offending field."
+            )
+        },
+    )
+    app.extensions[EXTENSION_KEY] = container
+    app.register_blueprint(routes_public.blueprint)
+    app.register_blueprint(routes_admin.blueprint)
+    app.register_blueprint(routes_credentials.blueprint)
+    register_error_handlers(app)
+    app.error_processor(apiflask_error)
+    bearer_auth.error_processor(apiflask_error)
+    return app

@@ -1,0 +1,94 @@
+"""How domain objects look on the wire. One function per representation, used by every route."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ec_issuer.access.model import ApiClient
+from ec_issuer.core.encoding import format_datetime, loads
+from ec_issuer.credentials.model import IssuedCredential
+from ec_issuer.credentials.verifying import Verification
+from ec_issuer.issuers.model import DidWebLayout, Issuer
+from ec_issuer.keys.model import SigningKey
+
+
+def _time(moment: datetime | None) -> str | None:
+    return format_datetime(moment) if moment else None
+
+
+def credential_summary(credential: IssuedCredential, now: datetime) -> dict[str, Any]:
+    return {
+        "id": credential.id,
+        "issuer": credential.issuer_slug,
+        "family": credential.family,
+        "format": credential.format,
+        "formatVersion": credential.format_version,
+        "status": credential.effective_status(now).value,
+        "issuedAt": format_datetime(credential.issued_at),
+        "validFrom": _time(credential.valid_from),
+        "validUntil": _time(credential.valid_until),
+        "kid": credential.kid,
+        "achievementId": credential.achievement_id,
+    }
+
+
+def credential_full(credential: IssuedCredential, now: datetime) -> dict[str, Any]:
+    return {
+        **credential_summary(credential, now),
+        "credential": loads(credential.payload),
+        "jws": credential.signed,
+    }
+
+
+def issuer_out(issuer: Issuer, layout: DidWebLayout) -> dict[str, Any]:
+    base = layout.base_url
+    return {
+        "id": issuer.slug,
+        "did": issuer.did,
+        "name": issuer.name,
+        "url": issuer.url,
+        "email": issuer.email,
+        "root": issuer.is_root,
+        "didDocument": base + layout.document_path(issuer.slug, is_root=issuer.is_root),
+        "jwks": base + layout.jwks_path(issuer.slug),
+    }
+
+
+def key_out(key: SigningKey) -> dict[str, Any]:
+    return {
+        "kid": key.kid,
+        "algorithm": key.algorithm.value,
+        "state": key.state.value,
+        "custody": key.custody,
+        "createdAt": _time(key.created_at),
+        "publicJwk": key.public_jwk,
+    }
+
+
+def client_out(client: ApiClient, token: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": client.id,
+        "name": client.name,
+        "issuers": list(client.issuer_scope) if client.issuer_scope is not None else None,
+        "achievements": list(client.achievement_scope) if client.achievement_scope is not None else None,
+        "admin": client.is_admin,
+    }
+    if token is not None:
+        body["token"] = token
+    return body
+
+
+def verification_out(result: Verification) -> dict[str, Any]:
+    def outcome(passed: bool | None) -> str:
+        return "skipped" if passed is None else ("passed" if passed else "failed")
+
+    return {
+        "verified": result.verified,
+        "checks": [{"check": c.name, "result": outcome(c.passed), "detail": c.detail} for c in result.checks],
+        "credentialId": result.credential_id,
+        "issuer": result.issuer,
+        "status": result.status,
+        "errors": result.errors,
+        "credential": result.credential,
+    }

@@ -1,0 +1,154 @@
+"""Admin API for credentials: issue, read, list, verify."""
+
+# APIFlask's decorators carry partially unknown parameter types (marshmallow unions); the views are typed.
+# pyright: reportUnknownMemberType=false
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from apiflask import APIBlueprint
+from flask import Response, request
+
+from ec_issuer.api.context import bearer_auth, caller, services
+from ec_issuer.api.http import documented_body, json_response, read_json_body
+from ec_issuer.api.presenters import credential_full, credential_summary, verification_out
+from ec_issuer.api.schemas import (
+    CredentialPage,
+    IssuedCredentialOut,
+    IssueRequestBody,
+    Problem,
+    VerificationOut,
+    VerifyRequest,
+)
+from ec_issuer.core.encoding import parse_datetime
+from ec_issuer.core.errors import FieldError, InvalidInput
+from ec_issuer.core.validation import parse_command
+from ec_issuer.credentials.commands import parse_issue_request
+from ec_issuer.credentials.reading import ListQuery, normalize_credential_id
+from ec_issuer.signing.jose import VC_JWT_MEDIA_TYPE
+
+blueprint = APIBlueprint("credentials", __name__, url_prefix="/api/v1/credentials", tag="Credentials")
+
+_ERRORS = {
+    400: "Malformed",
+    401: "Unauthenticated",
+    403: "Forbidden",
+    409: "Conflict",
+    413: "Too large",
+    415: "Unsupported media type",
+    422: "Invalid input",
+}
+
+
+@blueprint.post("")
+@blueprint.auth_required(bearer_auth)
+@documented_body(IssueRequestBody)
+@blueprint.output(IssuedCredentialOut, status_code=201)
+@blueprint.doc(
+    summary="Issue an Open Badges 3.0 credential",
+    description=(
+        "Builds (or completes, when `credential` is given), validates against the OB 3.0 schema, signs as "
+        "`vc+jwt` and stores a credential. Send an `Idempotency-Key` header to make retries safe: the same "
+        "key with the same body answers with the same credential, with another body 409."
+    ),
+    responses={
+        code: {"description": text, "content": {"application/problem+json": {"schema": Problem}}}
+        for code, text in _ERRORS.items()
+    },
+)
+def issue_credential() -> Response:
+    container = services()
+    issue_request = parse_issue_request(read_json_body())
+    outcome = container.issuing.issue(caller(), issue_request, request.headers.get("Idempotency-Key"))
+    headers = {"Location": f"/api/v1/credentials/{outcome.credential.id}"}
+    if outcome.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return json_response(credential_full(outcome.credential, container.clock.now()), 201, headers)
+
+
+@blueprint.get("")
+@blueprint.auth_required(bearer_auth)
+@blueprint.output(CredentialPage)
+@blueprint.doc(
+    summary="List issued credentials",
+    description=(
+        "Newest first. Filters: `issuer` (slug or DID), `status`, `recipient` (e-mail address or DID), "
+        "`issuedAfter`/`issuedBefore` (RFC 3339). Pass `nextCursor` back as `cursor` for the next page."
+    ),
+)
+def list_credentials() -> Response:
+    container = services()
+    args = request.args
+    try:
+        limit = int(args.get("limit", "50"))
+    except ValueError:
+        raise InvalidInput("limit is not a number", [FieldError("limit", "must be an integer")]) from None
+    query = ListQuery(
+        issuer=args.get("issuer"),
+        status=args.get("status"),
+        recipient=args.get("recipient"),
+        issued_after=_query_time("issuedAfter"),
+        issued_before=_query_time("issuedBefore"),
+        cursor=args.get("cursor"),
+        limit=limit,
+    )
+    page = container.reading.page(caller(), query)
+    now = container.clock.now()
+    return json_response({"items": [credential_summary(c, now) for c in page.items], "nextCursor": page.next_cursor})
+
+
+def _query_time(name: str) -> datetime | None:
+    value = request.args.get(name)
+    if value is None:
+        return None
+    try:
+        return parse_datetime(value)
+    except ValueError:
+        raise InvalidInput(f"{name} is not a timestamp", [FieldError(name, "RFC 3339 with offset")]) from None
+
+
+@blueprint.get("/<path:credential_id>")
+@blueprint.auth_required(bearer_auth)
+@blueprint.output(IssuedCredentialOut)
+@blueprint.doc(
+    summary="Fetch one credential",
+    description="JSON by default; the bare compact JWS with `Accept: application/vc+jwt`.",
+)
+def get_credential(credential_id: str) -> Response:
+    container = services()
+    credential = container.reading.get(caller(), credential_id)
+    best = request.accept_mimetypes.best_match(["application/json", VC_JWT_MEDIA_TYPE], default="application/json")
+    if (
+        best == VC_JWT_MEDIA_TYPE
+        and request.accept_mimetypes[VC_JWT_MEDIA_TYPE] > request.accept_mimetypes["application/json"]
+    ):
+        return Response(credential.signed, mimetype=VC_JWT_MEDIA_TYPE)
+    return json_response(credential_full(credential, container.clock.now()))
+
+
+@blueprint.post("/verify")
+@blueprint.auth_required(bearer_auth)
+@documented_body(VerifyRequest)
+@blueprint.output(VerificationOut)
+@blueprint.doc(
+    summary="Verify a credential",
+    description=(
+        "Checks format, header, key, signature, claims, schema, validity period and (for credentials issued "
+        "here) stored status. A failed check is a normal answer with `verified: false`, not an error. "
+        "The body is `{jws}` or `{credentialId}`, or a bare JWS sent as `application/vc+jwt`."
+    ),
+)
+def verify_credential() -> Response:
+    container = services()
+    if request.mimetype == VC_JWT_MEDIA_TYPE:
+        token = request.get_data(cache=False).decode("ascii", errors="replace")
+    else:
+        command = parse_command(VerifyRequest, read_json_body())
+        if (command.jws is None) == (command.credentialId is None):
+            raise InvalidInput("give exactly one of jws or credentialId", [FieldError("", "jws or credentialId")])
+        if command.jws is not None:
+            token = command.jws
+        else:
+            token = container.reading.get(caller(), normalize_credential_id(command.credentialId or "")).signed
+    return json_response(verification_out(container.verifier.verify(token)))

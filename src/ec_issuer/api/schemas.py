@@ -1,0 +1,112 @@
+"""Response shapes, described for the OpenAPI document (request shapes live with their commands)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, RootModel
+
+from ec_issuer.credentials.commands import IssueCredential, IssueDocument
+
+
+class IssueRequestBody(RootModel[IssueCredential | IssueDocument]):
+    """Either the parts of an Open Badge (`IssueCredential`) or a caller-built document (`IssueDocument`)."""
+
+
+class Problem(BaseModel):
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[dict[str, str]] | None = Field(default=None, description="JSON Pointer and message per field")
+
+
+class CredentialSummary(BaseModel):
+    id: str
+    issuer: str
+    family: str
+    format: str
+    formatVersion: str
+    status: Literal["active", "suspended", "revoked", "expired"]
+    issuedAt: str
+    validFrom: str | None
+    validUntil: str | None
+    kid: str
+    achievementId: str | None
+
+
+class IssuedCredentialOut(CredentialSummary):
+    credential: dict[str, Any] = Field(description="The signed credential JSON (the JWS payload)")
+    jws: str = Field(description="The credential secured as a compact JWS, typ vc+jwt")
+
+
+class CredentialPage(BaseModel):
+    items: list[CredentialSummary]
+    nextCursor: str | None
+
+
+class VerifyRequest(BaseModel):
+    jws: str | None = Field(default=None, description="A compact JWS (vc+jwt)")
+    credentialId: str | None = Field(default=None, description="Or the id of a credential issued here")
+
+
+class CheckOut(BaseModel):
+    check: str
+    result: Literal["passed", "failed", "skipped"]
+    detail: str
+
+
+class VerificationOut(BaseModel):
+    verified: bool
+    checks: list[CheckOut]
+    credentialId: str | None
+    issuer: str | None
+    status: str | None
+    errors: list[str]
+    credential: dict[str, Any] | None
+
+
+class IssuerOut(BaseModel):
+    id: str = Field(description="The issuer's slug")
+    did: str
+    name: str
+    url: str | None
+    email: str | None
+    root: bool
+    didDocument: str
+    jwks: str
+
+
+class IssuerList(BaseModel):
+    items: list[IssuerOut]
+
+
+class KeyOut(BaseModel):
+    kid: str
+    algorithm: str
+    state: str
+    custody: str
+    createdAt: str | None
+    publicJwk: dict[str, Any]
+
+
+class KeyList(BaseModel):
+    items: list[KeyOut]
+
+
+class GenerateKey(BaseModel):
+    algorithm: Literal["ES256", "EdDSA"] = "ES256"
+
+
+class ClientOut(BaseModel):
+    id: str
+    name: str
+    issuers: list[str] | None
+    achievements: list[str] | None
+    admin: bool
+    token: str | None = Field(default=None, description="Shown once, when the client is created")
+
+
+class Health(BaseModel):
+    status: str
+    checks: dict[str, str] | None = None

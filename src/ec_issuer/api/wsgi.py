@@ -1,0 +1,17 @@
+"""WSGI entry point for production servers: `granian --interface wsgi --factory ec_issuer.api.wsgi:create`."""
+
+from __future__ import annotations
+
+import logging
+
+from apiflask import APIFlask
+
+from ec_issuer.api.app import create_app
+from ec_issuer.bootstrap import build
+from ec_issuer.config import load_settings
+
+
+def create() -> APIFlask:
+    settings = load_settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return create_app(build(settings))

@@ -1,0 +1,148 @@
+"""The composition root: the only place that chooses adapters and wires services together.
+
+The app factory, the CLI and the tests all build the service graph through `build`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from ec_issuer.access.http_policy import HttpPolicy
+from ec_issuer.access.policy import AuthorizationPolicy, ScopePolicy
+from ec_issuer.access.service import AccessService
+from ec_issuer.config import Settings, development_admin_token
+from ec_issuer.core.ports import Clock, IdGenerator
+from ec_issuer.core.system import RandomIds, SystemClock
+from ec_issuer.core.unit_of_work import UnitOfWork
+from ec_issuer.credentials.issuing import CredentialIssuer
+from ec_issuer.credentials.reading import CredentialReader, StoredStatuses
+from ec_issuer.credentials.recipient import RecipientReferencer
+from ec_issuer.credentials.schema import Ob3SchemaValidator
+from ec_issuer.credentials.verifying import CredentialVerifier
+from ec_issuer.issuers.commands import CreateIssuer
+from ec_issuer.issuers.model import DidWebLayout
+from ec_issuer.issuers.service import IssuerService
+from ec_issuer.keys.local_custody import LocalKeyCustody
+from ec_issuer.keys.model import Algorithm
+from ec_issuer.keys.resolution import StoredKeyResolver
+from ec_issuer.keys.service import KeyService
+from ec_issuer.storage.engine import make_engine
+from ec_issuer.storage.migrate import current_revision, head_revision, upgrade
+from ec_issuer.storage.unit_of_work import SqlUnitOfWork
+
+log = logging.getLogger(__name__)
+
+DEVELOPMENT_ISSUER_SLUG = "dev"
+
+
+@dataclass(frozen=True, slots=True)
+class Container:
+    settings: Settings
+    engine: Engine
+    layout: DidWebLayout
+    issuers: IssuerService
+    keys: KeyService
+    access: AccessService
+    issuing: CredentialIssuer
+    reading: CredentialReader
+    verifier: CredentialVerifier
+    clock: Clock
+
+
+def derive_secret(master: str, purpose: str) -> bytes:
+    """Independent keys for independent jobs, all from the one secret the operator manages."""
+    return hmac.new(master.encode(), f"ec-issuer:{purpose}".encode(), hashlib.sha256).digest()
+
+
+def build(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    ids: IdGenerator | None = None,
+    policy: AuthorizationPolicy | None = None,
+) -> Container:
+    clock = clock or SystemClock()
+    ids = ids or RandomIds()
+    engine = make_engine(settings.database_url)
+
+    def uow() -> UnitOfWork:
+        return SqlUnitOfWork(engine)
+
+    if policy is None:
+        policy = (
+            HttpPolicy(settings.authz_policy_url, bearer_token=settings.authz_policy_token)
+            if settings.authz_policy_url
+            else ScopePolicy()
+        )
+    custody = LocalKeyCustody(settings.keystore_path, settings.keystore_secret)
+    layout = DidWebLayout(settings.issuer_base_url)
+    recipients = RecipientReferencer(derive_secret(settings.keystore_secret, "recipient-references"))
+    schema = Ob3SchemaValidator()
+    return Container(
+        settings=settings,
+        engine=engine,
+        layout=layout,
+        issuers=IssuerService(uow, layout, clock),
+        keys=KeyService(uow, {custody.name: custody}, clock),
+        access=AccessService(uow, clock, ids),
+        issuing=CredentialIssuer(uow, policy, custody, schema, recipients, clock, ids),
+        reading=CredentialReader(uow, recipients),
+        verifier=CredentialVerifier(StoredKeyResolver(uow), schema, clock, StoredStatuses(uow, clock)),
+        clock=clock,
+    )
+
+
+def prepare(container: Container) -> str | None:
+    """Start-up tasks, run once before serving: migrations, bootstrap client, development data.
+
+    Returns the development admin token when in development mode (for printing), else None.
+    """
+    settings = container.settings
+    if settings.auto_upgrade:
+        upgrade(container.engine)
+    token = settings.admin_bootstrap_token
+    if token is None and settings.is_development:
+        token = development_admin_token(settings.data_dir)
+    if token is not None:
+        container.access.ensure_bootstrap_client(token)
+    if not settings.is_development:
+        return None
+    ensure_development_issuer(container)
+    return token
+
+
+def ensure_development_issuer(container: Container) -> None:
+    issuer = container.issuers.get(DEVELOPMENT_ISSUER_SLUG)
+    if issuer is None:
+        issuer = container.issuers.create(
+            CreateIssuer(
+                slug=DEVELOPMENT_ISSUER_SLUG,
+                name="Development Issuer (not for real credentials)",
+                url=container.settings.issuer_base_url,
+                root=container.issuers.root_document_issuer() is None,
+            )
+        )
+        log.warning("created development issuer %s (%s)", issuer.slug, issuer.did)
+    held = {key.algorithm for key in container.keys.for_issuer(issuer.slug)}
+    for algorithm in Algorithm:
+        if algorithm not in held:
+            key = container.keys.generate(issuer, algorithm)
+            log.warning("generated development %s key %s", algorithm.value, key.kid)
+
+
+def readiness(container: Container) -> dict[str, str]:
+    """Each dependency and "ok", or what is wrong with it."""
+    checks: dict[str, str] = {}
+    try:
+        current, head = current_revision(container.engine), head_revision(container.engine)
+        checks["database"] = "ok" if current == head else f"schema at {current}, code expects {head}"
+    except Exception as exc:  # noqa: BLE001 - whatever stops us reaching the database means "not ready"
+        checks["database"] = f"unreachable: {type(exc).__name__}"
+    for backend, problem in container.keys.check_backends().items():
+        checks[f"keys:{backend}"] = problem or "ok"
+    return checks

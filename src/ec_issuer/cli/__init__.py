@@ -1,0 +1,1 @@
+"""The `ec-issuer` command line: serving, migrations and administration without HTTP."""

@@ -1,0 +1,244 @@
+"""`ec-issuer` commands. Each builds the service graph through the composition root, like the app."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ec_issuer.access.commands import CreateClient
+from ec_issuer.api.presenters import client_out, credential_full, issuer_out, key_out, verification_out
+from ec_issuer.bootstrap import Container, build, prepare
+from ec_issuer.config import DEVELOPMENT, ConfigurationError, load_settings
+from ec_issuer.core.encoding import dumps, loads
+from ec_issuer.core.errors import DomainError
+from ec_issuer.core.validation import parse_command
+from ec_issuer.credentials.commands import parse_issue_request
+from ec_issuer.issuers.commands import CreateIssuer
+from ec_issuer.keys.model import Algorithm
+from ec_issuer.storage.migrate import current_revision, head_revision, upgrade
+
+
+def _container(dev: bool = False) -> Container:
+    try:
+        settings = load_settings(mode=DEVELOPMENT if dev else None)
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from None
+    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    return build(settings)
+
+
+def _print_json(value: Any) -> None:
+    click.echo(dumps(value).decode())
+
+
+class _DomainErrorsAsMessages(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DomainError as exc:
+            fields = "".join(f"\n  {e.pointer or '(body)'}: {e.detail}" for e in exc.errors)
+            raise click.ClickException(f"{exc.detail}{fields}") from None
+
+
+@click.group(cls=_DomainErrorsAsMessages)
+def cli() -> None:
+    """ec-issuer: issue, store and verify verifiable educational credentials."""
+
+
+@cli.command()
+@click.option("--dev", is_flag=True, help="Development mode: SQLite, generated secrets, a ready issuer and token.")
+@click.option("--workers", type=int, default=None, help="Worker processes (default SERVER_WORKERS or 2).")
+def serve(dev: bool, workers: int | None) -> None:
+    """Prepare the database and keys, then serve the API with granian."""
+    container = _container(dev)
+    settings = container.settings
+    token = prepare(container)
+    container.engine.dispose()
+    click.echo(f"ec-issuer {settings.mode} server on http://{settings.server_host}:{settings.server_port}")
+    click.echo(f"  public base URL:  {settings.issuer_base_url}")
+    click.echo(f"  OpenAPI docs:     {settings.issuer_base_url}/docs")
+    if dev and token:
+        click.echo(f"  admin token (DEVELOPMENT ONLY): {token}")
+        click.echo(f"  try: curl -H 'Authorization: Bearer {token}' {settings.issuer_base_url}/api/v1/issuers")
+    sys.stdout.flush()
+    env = dict(os.environ, EC_ISSUER_ENV=settings.mode, DB_AUTO_UPGRADE="false")
+    argv = [
+        sys.executable,
+        "-m",
+        "granian",
+        "--interface",
+        "wsgi",
+        "--factory",
+        "--host",
+        settings.server_host,
+        "--port",
+        str(settings.server_port),
+        "--workers",
+        str(workers or settings.server_workers),
+        "--blocking-threads",
+        str(settings.server_threads),
+        # Bounds: a slow client gets 10 s to send its headers; each worker queues at most 64 requests.
+        "--http1-header-read-timeout",
+        "10000",
+        "--backpressure",
+        "64",
+        "--log-level",
+        "warning",
+        "ec_issuer.api.wsgi:create",
+    ]
+    os.execve(sys.executable, argv, env)  # noqa: S606 - our own interpreter and a fixed argument vector
+
+
+@cli.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration."""
+    container = _container()
+    upgrade(container.engine)
+    click.echo(f"database at revision {current_revision(container.engine)}")
+
+
+@db.command("current")
+def db_current() -> None:
+    """Show the applied and the latest revision."""
+    container = _container()
+    click.echo(f"applied: {current_revision(container.engine)}  latest: {head_revision(container.engine)}")
+
+
+@cli.group()
+def issuers() -> None:
+    """Issuing organisations."""
+
+
+@issuers.command("create")
+@click.option("--slug", required=True)
+@click.option("--name", required=True)
+@click.option("--url")
+@click.option("--email")
+@click.option("--image")
+@click.option("--root", is_flag=True, help="Identify this issuer as did:web:<host> itself.")
+def issuers_create(slug: str, name: str, url: str | None, email: str | None, image: str | None, root: bool) -> None:
+    """Register an issuer."""
+    container = _container()
+    fields = {"slug": slug, "name": name, "url": url, "email": email, "image": image, "root": root}
+    command = parse_command(CreateIssuer, {k: v for k, v in fields.items() if v is not None})
+    _print_json(issuer_out(container.issuers.create(command), container.layout))
+
+
+@issuers.command("list")
+def issuers_list() -> None:
+    """List every issuer."""
+    container = _container()
+    _print_json([issuer_out(i, container.layout) for i in container.issuers.all()])
+
+
+@cli.group()
+def keys() -> None:
+    """Issuer signing keys."""
+
+
+@keys.command("generate")
+@click.option("--issuer", "issuer_ref", required=True, help="Issuer slug or DID.")
+@click.option("--algorithm", type=click.Choice([a.value for a in Algorithm]), default=Algorithm.ES256.value)
+def keys_generate(issuer_ref: str, algorithm: str) -> None:
+    """Generate a new active key; the newest active key of an algorithm signs."""
+    container = _container()
+    issuer = container.issuers.get(issuer_ref)
+    if issuer is None:
+        raise click.ClickException(f"no issuer '{issuer_ref}'")
+    _print_json(key_out(container.keys.generate(issuer, Algorithm(algorithm))))
+
+
+@keys.command("list")
+@click.option("--issuer", "issuer_ref", required=True, help="Issuer slug or DID.")
+def keys_list(issuer_ref: str) -> None:
+    """List an issuer's keys (public parts)."""
+    container = _container()
+    issuer = container.issuers.get(issuer_ref)
+    if issuer is None:
+        raise click.ClickException(f"no issuer '{issuer_ref}'")
+    _print_json([key_out(k) for k in container.keys.for_issuer(issuer.slug)])
+
+
+@cli.group()
+def clients() -> None:
+    """API clients and their tokens."""
+
+
+@clients.command("create")
+@click.option("--name", required=True)
+@click.option("--issuer", "issuer_scope", multiple=True, help="Limit to this issuer slug (repeatable).")
+@click.option("--achievement", "achievement_scope", multiple=True, help="Limit to this achievement id (repeatable).")
+@click.option("--admin", is_flag=True, help="May register issuers, keys and clients.")
+def clients_create(name: str, issuer_scope: tuple[str, ...], achievement_scope: tuple[str, ...], admin: bool) -> None:
+    """Register a client and print its token. The token is not stored and cannot be shown again."""
+    container = _container()
+    command = parse_command(
+        CreateClient,
+        {
+            "name": name,
+            "issuers": list(issuer_scope) or None,
+            "achievements": list(achievement_scope) or None,
+            "admin": admin,
+        },
+    )
+    registered = container.access.create(command)
+    _print_json(client_out(registered.client, registered.token))
+
+
+@cli.group()
+def credentials() -> None:
+    """Issued credentials."""
+
+
+@credentials.command("issue")
+@click.argument("request_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--idempotency-key")
+def credentials_issue(request_file: Path, idempotency_key: str | None) -> None:
+    """Issue from a JSON file holding the same body as POST /api/v1/credentials."""
+    container = _container()
+    try:
+        body = loads(request_file.read_bytes())
+    except ValueError as exc:
+        raise click.ClickException(f"{request_file} is not valid JSON: {exc}") from None
+    operator = container.access.operator_client()
+    outcome = container.issuing.issue(operator, parse_issue_request(body), idempotency_key)
+    _print_json(credential_full(outcome.credential, container.clock.now()))
+
+
+@credentials.command("show")
+@click.argument("credential_id")
+@click.option("--jws", "as_jws", is_flag=True, help="Print only the compact JWS.")
+def credentials_show(credential_id: str, as_jws: bool) -> None:
+    """Show a stored credential."""
+    container = _container()
+    credential = container.reading.get(container.access.operator_client(), credential_id)
+    if as_jws:
+        click.echo(credential.signed)
+    else:
+        _print_json(credential_full(credential, container.clock.now()))
+
+
+@credentials.command("verify")
+@click.argument("source")
+def credentials_verify(source: str) -> None:
+    """Verify a credential: a file holding a compact JWS, or the id of a stored credential."""
+    container = _container()
+    path = Path(source)
+    if path.is_file():
+        token = path.read_text().strip()
+    else:
+        token = container.reading.get(container.access.operator_client(), source).signed
+    result = container.verifier.verify(token)
+    _print_json(verification_out(result))
+    if not result.verified:
+        sys.exit(1)

@@ -1,0 +1,123 @@
+"""Settings, read once from the environment. Every variable is documented in README.md."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+log = logging.getLogger(__name__)
+
+DEVELOPMENT = "development"
+PRODUCTION = "production"
+
+
+class ConfigurationError(Exception):
+    """The environment does not describe a service that can start."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    mode: str
+    server_host: str
+    server_port: int
+    server_workers: int
+    server_threads: int
+    database_url: str
+    issuer_base_url: str
+    data_dir: Path
+    keystore_path: Path
+    keystore_secret: str
+    admin_bootstrap_token: str | None
+    auto_upgrade: bool
+    max_request_bytes: int
+    authz_policy_url: str | None
+    authz_policy_token: str | None
+    log_level: str
+
+    @property
+    def is_development(self) -> bool:
+        return self.mode == DEVELOPMENT
+
+    @property
+    def public_url(self) -> str:
+        return self.issuer_base_url
+
+
+def _flag(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def load_settings(environ: Mapping[str, str] | None = None, *, mode: str | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    mode = mode or env.get("EC_ISSUER_ENV", PRODUCTION)
+    if mode not in (DEVELOPMENT, PRODUCTION):
+        raise ConfigurationError(f"EC_ISSUER_ENV must be '{DEVELOPMENT}' or '{PRODUCTION}', not {mode!r}")
+    dev = mode == DEVELOPMENT
+    host = env.get("SERVER_HOST", "127.0.0.1")
+    try:
+        port = int(env.get("SERVER_PORT", "8000"))
+        workers = int(env.get("SERVER_WORKERS", "2"))
+        threads = int(env.get("SERVER_THREADS", "4"))
+        max_request_bytes = int(env.get("MAX_REQUEST_BYTES", str(256 * 1024)))
+    except ValueError as exc:
+        raise ConfigurationError(f"a numeric setting is not a number: {exc}") from None
+    data_dir = Path(env.get("EC_ISSUER_DATA_DIR", ".ec-issuer")).resolve()
+    display_host = "localhost" if host in ("0.0.0.0", "127.0.0.1", "::") else host  # noqa: S104 - a comparison
+    base_url = env.get("ISSUER_BASE_URL", f"http://{display_host}:{port}").rstrip("/")
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/") or parts.query:
+        raise ConfigurationError("ISSUER_BASE_URL must be an origin such as https://badges.example.edu")
+    if not dev and parts.scheme != "https":
+        log.warning("ISSUER_BASE_URL is not https: did:web resolvers will refuse these identifiers")
+    keystore_path = Path(env.get("KEYSTORE_PATH", str(data_dir / "keys"))).resolve()
+    secret = env.get("KEYSTORE_SECRET") or (_development_secret(data_dir) if dev else "")
+    if not secret:
+        raise ConfigurationError("KEYSTORE_SECRET is required outside development mode")
+    return Settings(
+        mode=mode,
+        server_host=host,
+        server_port=port,
+        server_workers=workers,
+        server_threads=threads,
+        database_url=env.get("DATABASE_URL", f"sqlite:///{data_dir / 'ec-issuer.db'}"),
+        issuer_base_url=base_url,
+        data_dir=data_dir,
+        keystore_path=keystore_path,
+        keystore_secret=secret,
+        admin_bootstrap_token=env.get("ADMIN_BOOTSTRAP_TOKEN") or None,
+        auto_upgrade=_flag(env.get("DB_AUTO_UPGRADE"), default=dev),
+        max_request_bytes=max_request_bytes,
+        authz_policy_url=env.get("AUTHZ_POLICY_URL") or None,
+        authz_policy_token=env.get("AUTHZ_POLICY_TOKEN") or None,
+        log_level=env.get("LOG_LEVEL", "INFO"),
+    )
+
+
+def _development_secret(data_dir: Path) -> str:
+    """A generated secret kept beside the development database. Never used in production mode."""
+    path = data_dir / "DEVELOPMENT-ONLY-keystore-secret"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(32))
+        log.warning("generated a DEVELOPMENT keystore secret in %s: never use it in production", path)
+    return path.read_text().strip()
+
+
+def development_admin_token(data_dir: Path) -> str:
+    """The development admin token, generated once and kept (readable only by this user) for reuse."""
+    path = data_dir / "DEVELOPMENT-ONLY-admin-token"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write("eci_dev_" + secrets.token_urlsafe(32))
+    return path.read_text().strip()

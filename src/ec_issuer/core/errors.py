@@ -1,0 +1,60 @@
+"""Domain errors. Adapters translate them: the API into RFC 9457 problems, the CLI into messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One problem with one input field, located by a JSON Pointer (RFC 6901) into the request."""
+
+    pointer: str
+    detail: str
+
+
+def pointer_from_path(path: tuple[str | int, ...] | list[str | int]) -> str:
+    """Turn a location path such as ('achievement', 'name') into a JSON Pointer '/achievement/name'."""
+    if not path:
+        return ""
+    escaped = (str(part).replace("~", "~0").replace("/", "~1") for part in path)
+    return "/" + "/".join(escaped)
+
+
+@dataclass(eq=False)
+class DomainError(Exception):
+    """Base class: something the caller asked for cannot be done. Never a bug in our code."""
+
+    detail: str
+    errors: list[FieldError] = field(default_factory=list[FieldError])
+
+    def __post_init__(self) -> None:
+        super().__init__(self.detail)
+
+
+class InvalidInput(DomainError):
+    """The request is well-formed JSON but its content breaks a rule (maps to 422)."""
+
+
+class MalformedInput(DomainError):
+    """The request cannot be read at all, or contradicts the server's configuration (maps to 400)."""
+
+
+class NotFound(DomainError):
+    """The named resource does not exist (or is not visible to the caller)."""
+
+
+class Conflict(DomainError):
+    """The request conflicts with stored state, e.g. an idempotency key reused with another body."""
+
+
+class Unauthenticated(DomainError):
+    """No valid credentials were presented."""
+
+
+class Forbidden(DomainError):
+    """The caller is known but the authorization policy refuses the action."""
+
+
+class Unavailable(DomainError):
+    """A backend the action needs cannot be reached; retrying later may succeed."""

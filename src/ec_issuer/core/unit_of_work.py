@@ -1,0 +1,42 @@
+"""The unit-of-work port: one database transaction, with every repository bound to it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import Protocol, Self
+
+from ec_issuer.access.ports import ClientRepository
+from ec_issuer.credentials.ports import CredentialRepository
+from ec_issuer.issuers.ports import IssuerRepository
+from ec_issuer.keys.ports import KeyRepository
+
+
+class UnitOfWork(Protocol):
+    @property
+    def issuers(self) -> IssuerRepository: ...
+
+    @property
+    def keys(self) -> KeyRepository: ...
+
+    @property
+    def clients(self) -> ClientRepository: ...
+
+    @property
+    def credentials(self) -> CredentialRepository: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Roll back whatever was not committed."""
+        ...
+
+    def commit(self) -> None: ...
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]

@@ -1,0 +1,1 @@
+"""Credentials: building, validating, signing, storing, reading and verifying issued credentials."""

@@ -1,0 +1,154 @@
+"""What a caller may ask of the credentials capability. The API, the CLI and the tests share these."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from ec_issuer.core.validation import (
+    Did,
+    Email,
+    ImageUri,
+    LongText,
+    Name,
+    ShortText,
+    Timestamp,
+    Uri,
+    parse_command,
+)
+
+JsonObject = dict[str, Any]
+Number = StrictInt | StrictFloat
+
+
+class _Strict(BaseModel):
+    # Unknown fields are refused so that a typo ("validUtil") is an error, not a silent default.
+    model_config = ConfigDict(extra="forbid", str_max_length=200_000)
+
+
+class Recipient(_Strict):
+    """Exactly one of `email` (published only as a salted SHA-256 IdentityObject) or `did`."""
+
+    email: Email | None = None
+    did: Did | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Recipient:
+        if (self.email is None) == (self.did is None):
+            raise ValueError("give exactly one of 'email' or 'did'")
+        return self
+
+
+class Criteria(_Strict):
+    id: Uri | None = None
+    narrative: LongText | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> Criteria:
+        if self.id is None and self.narrative is None:
+            raise ValueError("criteria needs an 'id' or a 'narrative'")
+        return self
+
+
+class Alignment(_Strict):
+    targetName: Name
+    targetUrl: Uri
+    targetDescription: LongText | None = None
+    targetCode: ShortText | None = None
+    targetFramework: Name | None = None
+    targetType: ShortText | None = None
+
+
+class ResultDescription(_Strict):
+    id: Uri
+    name: Name
+    resultType: ShortText
+    allowedValue: list[ShortText] | None = Field(default=None, max_length=100)
+    requiredValue: ShortText | None = None
+
+
+class Achievement(_Strict):
+    id: Uri
+    name: Name
+    description: LongText
+    criteria: Criteria
+    image: ImageUri | None = None
+    achievementType: ShortText | None = None
+    alignment: list[Alignment] | None = Field(default=None, max_length=100)
+    resultDescription: list[ResultDescription] | None = Field(default=None, max_length=100)
+    creditsAvailable: Number | None = Field(default=None, ge=0, le=100_000)
+    fieldOfStudy: Name | None = None
+    humanCode: ShortText | None = None
+    inLanguage: ShortText | None = None
+    tag: list[ShortText] | None = Field(default=None, max_length=100)
+
+
+class Result(_Strict):
+    value: ShortText | None = None
+    status: Literal["Completed", "Enrolled", "Failed", "InProgress", "OnHold", "Provisional", "Withdrew"] | None = None
+    resultDescription: Uri | None = None
+    achievedLevel: Uri | None = None
+
+
+class Evidence(_Strict):
+    id: Uri | None = None
+    narrative: LongText | None = None
+    name: Name | None = None
+    description: LongText | None = None
+    genre: ShortText | None = None
+    audience: ShortText | None = None
+
+
+class IssueCredential(_Strict):
+    """Issue an Open Badges 3.0 AchievementCredential from its parts."""
+
+    issuer: ShortText = Field(description="Issuer slug or DID")
+    recipient: Recipient
+    achievement: Achievement
+    name: Name | None = Field(default=None, description="Credential name; defaults to the achievement name")
+    description: LongText | None = None
+    validFrom: Timestamp | None = None
+    validUntil: Timestamp | None = None
+    awardedDate: Timestamp | None = None
+    evidence: list[Evidence] | None = Field(default=None, max_length=50)
+    results: list[Result] | None = Field(default=None, max_length=100)
+    creditsEarned: Number | None = Field(default=None, ge=0, le=100_000)
+    narrative: LongText | None = None
+    algorithm: Literal["ES256", "EdDSA"] | None = None
+
+    @field_validator("validUntil")
+    @classmethod
+    def _after_valid_from(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        valid_from = info.data.get("validFrom")
+        if value is not None and isinstance(valid_from, datetime) and value <= valid_from:
+            raise ValueError("validUntil must be later than validFrom")
+        return value
+
+
+class IssueDocument(_Strict):
+    """Sign a complete unsigned credential document built by the caller (VC 2.0 / OB 3.0 shape)."""
+
+    issuer: ShortText = Field(description="Issuer slug or DID")
+    credential: JsonObject
+    algorithm: Literal["ES256", "EdDSA"] | None = None
+
+
+IssueRequest = IssueCredential | IssueDocument
+
+
+def parse_issue_request(body: Any) -> IssueRequest:
+    """Pick the request shape by its keys: a `credential` member means a caller-built document."""
+    if isinstance(body, dict) and "credential" in body:
+        return parse_command(IssueDocument, body)
+    return parse_command(IssueCredential, body)

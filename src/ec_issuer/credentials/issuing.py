@@ -1,0 +1,184 @@
+"""The issuing use case: authorize, build, validate, sign and store a credential in one transaction."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any, cast
+
+from ec_issuer.access.model import ApiClient
+from ec_issuer.access.policy import AuthorizationPolicy, IssueIntent
+from ec_issuer.core.encoding import dumps, dumps_canonical
+from ec_issuer.core.errors import Conflict, FieldError, Forbidden, InvalidInput
+from ec_issuer.core.ports import Clock, IdGenerator
+from ec_issuer.core.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from ec_issuer.credentials import ob3
+from ec_issuer.credentials.commands import IssueCredential, IssueRequest
+from ec_issuer.credentials.model import CredentialStatus, IssuedCredential
+from ec_issuer.credentials.ports import DuplicateIdempotencyKey
+from ec_issuer.credentials.recipient import RecipientIdentity, RecipientReferencer
+from ec_issuer.credentials.schema import CredentialSchemaValidator
+from ec_issuer.issuers.model import Issuer
+from ec_issuer.issuers.service import require_issuer_for
+from ec_issuer.keys.model import DEFAULT_ALGORITHM, Algorithm
+from ec_issuer.keys.ports import KeyCustody
+from ec_issuer.keys.service import active_signing_key
+from ec_issuer.signing.jose import sign_vc_jwt
+
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+
+
+@dataclass(frozen=True, slots=True)
+class IssueOutcome:
+    credential: IssuedCredential
+    replayed: bool  # True when an earlier request with the same idempotency key is answered again
+
+
+class CredentialIssuer:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        policy: AuthorizationPolicy,
+        custody: KeyCustody,
+        schema: CredentialSchemaValidator,
+        recipients: RecipientReferencer,
+        clock: Clock,
+        ids: IdGenerator,
+    ) -> None:
+        self._uow = uow
+        self._policy = policy
+        self._custody = custody
+        self._schema = schema
+        self._recipients = recipients
+        self._clock = clock
+        self._ids = ids
+
+    def issue(self, client: ApiClient, request: IssueRequest, idempotency_key: str | None = None) -> IssueOutcome:
+        if idempotency_key is not None and not 1 <= len(idempotency_key) <= MAX_IDEMPOTENCY_KEY_LENGTH:
+            raise InvalidInput(
+                "Idempotency-Key is not acceptable",
+                [FieldError("Idempotency-Key", f"must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters")],
+            )
+        request_hash = hashlib.sha256(dumps_canonical(request.model_dump(mode="json"))).hexdigest()
+        with self._uow() as uow:
+            issuer = require_issuer_for(uow, client, request.issuer, "/issuer")
+            if idempotency_key is not None:
+                earlier = uow.credentials.get_by_idempotency_key(client.id, idempotency_key)
+                if earlier is not None:
+                    return _replay(earlier, request_hash)
+            credential = self._prepare(uow, client, issuer, request, idempotency_key, request_hash)
+            try:
+                uow.credentials.add(credential)
+                uow.commit()
+            except DuplicateIdempotencyKey:
+                pass  # a concurrent request with the same key won; answer as it was answered
+            else:
+                return IssueOutcome(credential, replayed=False)
+        with self._uow() as uow:
+            # Only the idempotency constraint raises DuplicateIdempotencyKey, so the key is set.
+            earlier = uow.credentials.get_by_idempotency_key(client.id, idempotency_key or "")
+        if earlier is None:
+            raise Conflict("a concurrent request with this Idempotency-Key did not complete; retry")
+        return _replay(earlier, request_hash)
+
+    def _prepare(
+        self,
+        uow: UnitOfWork,
+        client: ApiClient,
+        issuer: Issuer,
+        request: IssueRequest,
+        idempotency_key: str | None,
+        request_hash: str,
+    ) -> IssuedCredential:
+        now = self._clock.now()
+        credential_id = f"urn:uuid:{self._ids.new_id()}"
+        if isinstance(request, IssueCredential):
+            recipient = self._recipient_identity(request)
+            achievement_id: str | None = request.achievement.id
+            document = ob3.build_achievement_credential(
+                request,
+                issuer=issuer,
+                credential_id=credential_id,
+                valid_from=request.validFrom or now,
+                recipient=recipient,
+            )
+            pointer_prefix = ""
+        else:
+            document = ob3.complete_document(request.credential, issuer=issuer, credential_id=credential_id, now=now)
+            achievement_id, subject_ref = self._document_subject(document)
+            recipient = RecipientIdentity({}, subject_ref)
+            pointer_prefix = "/credential"
+
+        decision = self._policy.decide(IssueIntent(client, issuer.slug, achievement_id, recipient.subject_ref))
+        if not decision.allowed:
+            raise Forbidden(decision.reason)
+
+        if ob3.is_open_badge(document):
+            errors = self._schema.errors(document)
+            if errors:
+                raise InvalidInput(
+                    "the credential does not satisfy the Open Badges 3.0 AchievementCredential schema",
+                    [FieldError(pointer_prefix + e.pointer, e.detail) for e in errors],
+                )
+        if uow.credentials.get(str(document["id"])) is not None:
+            # Only a caller-built document brings its own id; generated ones are fresh UUIDs.
+            raise Conflict(
+                f"a credential with id {document['id']!r} exists already",
+                [FieldError("/credential/id", "already used; leave it out to get a generated id")],
+            )
+        algorithm = Algorithm(request.algorithm) if request.algorithm else DEFAULT_ALGORITHM
+        key = active_signing_key(uow, issuer, algorithm, "/algorithm")
+        payload = dumps(document)
+        signed = sign_vc_jwt(payload, key, self._custody)
+        valid_from, valid_until = ob3.validity_window(document)
+        return IssuedCredential(
+            id=str(document["id"]),
+            issuer_slug=issuer.slug,
+            family=ob3.FAMILY if ob3.is_open_badge(document) else "vc",
+            format="vc+jwt",
+            format_version=ob3.FORMAT_VERSION,
+            payload=payload,
+            signed=signed,
+            kid=key.kid,
+            status=CredentialStatus.ACTIVE,
+            issued_at=now,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            client_id=client.id,
+            subject_ref=recipient.subject_ref,
+            achievement_id=achievement_id,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+        )
+
+    def _recipient_identity(self, request: IssueCredential) -> RecipientIdentity:
+        # The command guarantees exactly one of the two.
+        if request.recipient.email is not None:
+            return self._recipients.email_identity(request.recipient.email)
+        return self._recipients.did_identity(request.recipient.did or "")
+
+    def _document_subject(self, document: dict[str, Any]) -> tuple[str | None, str]:
+        subject = cast(dict[str, Any], document.get("credentialSubject") or {})
+        achievement = subject.get("achievement")
+        achievement_id = cast(dict[str, Any], achievement).get("id") if isinstance(achievement, dict) else None
+        subject_id = subject.get("id")
+        if isinstance(subject_id, str):
+            return _str_or_none(achievement_id), self._recipients.ref_for_did(subject_id)
+        identifiers = subject.get("identifier")
+        if isinstance(identifiers, list) and identifiers and isinstance(identifiers[0], dict):
+            first = cast(dict[str, Any], identifiers[0])
+            return _str_or_none(achievement_id), self._recipients.ref_for_identity_hash(str(first.get("identityHash")))
+        return _str_or_none(achievement_id), self._recipients.ref_for_identity_hash("")
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _replay(earlier: IssuedCredential, request_hash: str) -> IssueOutcome:
+    if earlier.request_hash != request_hash:
+        raise Conflict(
+            "this Idempotency-Key was used with a different request body",
+            [FieldError("Idempotency-Key", "already used for another request")],
+        )
+    return IssueOutcome(earlier, replayed=True)

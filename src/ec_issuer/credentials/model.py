@@ -1,0 +1,60 @@
+"""Issued credentials as stored records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class CredentialStatus(StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedCredential:
+    """A credential as issued: the exact JSON that was signed, and its signed form."""
+
+    id: str  # the credential's `id`, a urn:uuid
+    issuer_slug: str
+    family: str  # "open-badges-3.0"; ELM and validation attestations come later
+    format: str  # "vc+jwt"
+    format_version: str
+    payload: bytes  # the signed credential JSON, byte for byte
+    signed: str  # the compact JWS
+    kid: str
+    status: CredentialStatus
+    issued_at: datetime
+    valid_from: datetime | None
+    valid_until: datetime | None
+    client_id: str
+    subject_ref: str
+    achievement_id: str | None = None
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+
+    def effective_status(self, now: datetime) -> CredentialStatus:
+        """Expiry is a fact of time: report it even before any sweep has written it down."""
+        if self.status is CredentialStatus.ACTIVE and self.valid_until is not None and now >= self.valid_until:
+            return CredentialStatus.EXPIRED
+        return self.status
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialFilter:
+    issuer_slugs: tuple[str, ...] | None = None  # None: every issuer
+    status: CredentialStatus | None = None
+    subject_ref: str | None = None
+    issued_after: datetime | None = None
+    issued_before: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PageCursor:
+    """Position after the last row of a page, in (issued_at, id) descending order."""
+
+    issued_at: datetime
+    id: str

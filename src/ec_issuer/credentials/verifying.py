@@ -1,0 +1,221 @@
+"""Verifying a `vc+jwt`: each check reported on its own, a negative answer never an exception."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol, cast
+
+from ec_issuer.core.encoding import format_datetime
+from ec_issuer.core.ports import Clock
+from ec_issuer.credentials import ob3
+from ec_issuer.credentials.model import CredentialStatus
+from ec_issuer.credentials.schema import CredentialSchemaValidator
+from ec_issuer.keys.resolution import KeyResolver
+from ec_issuer.signing.jose import (
+    SUPPORTED_ALGORITHMS,
+    VC_CTY,
+    VC_JWT_TYP,
+    CompactJws,
+    MalformedJws,
+    parse_compact,
+    verify_signature,
+)
+
+_ACCEPTED_TYP = {VC_JWT_TYP, "application/" + VC_JWT_TYP}
+_ACCEPTED_CTY = {VC_CTY, "application/" + VC_CTY}
+_UNDERSTOOD_HEADERS = {"alg", "typ", "cty", "kid", "iss"}
+# VC-JOSE-COSE, "JOSE Header Parameters and JWT Claims": "The JWT Claim Names vc and vp MUST NOT be present."
+_FORBIDDEN_CLAIMS = ("vc", "vp")
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    name: str
+    passed: bool | None  # None: not applicable or not reached
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    verified: bool
+    checks: list[Check]
+    credential: dict[str, Any] | None = None
+    issuer: str | None = None
+    credential_id: str | None = None
+    status: str | None = None
+    errors: list[str] = field(default_factory=list[str])
+
+
+class StatusLookup(Protocol):
+    def status_of(self, credential_id: str, issuer_id: str) -> CredentialStatus | None:
+        """The stored status if this deployment issued the credential, else None."""
+        ...
+
+
+class CredentialVerifier:
+    def __init__(
+        self,
+        keys: KeyResolver,
+        schema: CredentialSchemaValidator,
+        clock: Clock,
+        statuses: StatusLookup | None = None,
+    ) -> None:
+        self._keys = keys
+        self._schema = schema
+        self._clock = clock
+        self._statuses = statuses
+
+    def verify(self, token: str) -> Verification:
+        try:
+            jws = parse_compact(token)
+            credential = jws.payload_json()
+        except (MalformedJws, ValueError) as exc:
+            return _failed([Check("format", False, f"not a compact JWS with a JSON payload: {exc}")])
+        if not isinstance(credential, dict):
+            return _failed([Check("format", False, "the payload is not a JSON object")])
+        credential = cast(dict[str, Any], credential)
+        checks = [Check("format", True, "compact JWS with a JSON object payload")]
+        issuer_id = _issuer_id(credential)
+        checks.append(_header_check(jws.header))
+        checks.extend(self._key_and_signature_checks(jws, issuer_id))
+        checks.append(_claims_check(credential, issuer_id))
+        checks.append(self._schema_check(credential))
+        now = self._clock.now()
+        checks.append(_validity_check(credential, now))
+        status = self._status(credential, issuer_id, now)
+        checks.append(status)
+        verified = all(check.passed is not False for check in checks) and any(
+            check.name == "signature" and check.passed for check in checks
+        )
+        credential_id = credential.get("id")
+        return Verification(
+            verified=verified,
+            checks=checks,
+            credential=credential,
+            issuer=issuer_id,
+            credential_id=credential_id if isinstance(credential_id, str) else None,
+            status=status.detail if status.passed is not None else None,
+            errors=[f"{c.name}: {c.detail}" for c in checks if c.passed is False],
+        )
+
+    def _key_and_signature_checks(self, jws: CompactJws, issuer_id: str | None) -> list[Check]:
+        kid = jws.header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            return [Check("key", False, "the header names no kid"), Check("signature", None, "no key to verify with")]
+        resolved = self._keys.resolve(kid)
+        if resolved is None:
+            return [
+                Check("key", False, f"unknown key {kid}: not published by a known issuer"),
+                Check("signature", None, "no key to verify with"),
+            ]
+        if resolved.revoked:
+            return [Check("key", False, f"key {kid} has been revoked"), Check("signature", None, "key revoked")]
+        if resolved.controller is not None and issuer_id is not None and resolved.controller != issuer_id:
+            key_check = Check("key", False, f"key {kid} belongs to {resolved.controller}, not to issuer {issuer_id}")
+        else:
+            key_check = Check("key", True, f"key {kid} resolved")
+        if verify_signature(jws, resolved.jwk):
+            return [key_check, Check("signature", True, f"valid {jws.header.get('alg')} signature")]
+        return [key_check, Check("signature", False, "the signature does not match the header and payload")]
+
+    def _schema_check(self, credential: dict[str, Any]) -> Check:
+        if not ob3.is_open_badge(credential):
+            problems = _vcdm_problems(credential)
+            if problems:
+                return Check("schema", False, "; ".join(problems))
+            return Check("schema", True, "well-formed VC data model document")
+        errors = self._schema.errors(credential)
+        if errors:
+            listed = "; ".join(f"{e.pointer or '/'}: {e.detail}" for e in errors[:5])
+            return Check("schema", False, f"OB 3.0 AchievementCredential schema: {listed}")
+        return Check("schema", True, "valid against the OB 3.0 AchievementCredential schema")
+
+    def _status(self, credential: dict[str, Any], issuer_id: str | None, now: datetime) -> Check:
+        credential_id = credential.get("id")
+        if self._statuses is None or not isinstance(credential_id, str) or issuer_id is None:
+            return Check("status", None, "no status information for this credential")
+        status = self._statuses.status_of(credential_id, issuer_id)
+        if status is None:
+            return Check("status", None, "not issued here; no status information")
+        if status is CredentialStatus.ACTIVE:
+            return Check("status", True, status.value)
+        return Check("status", False, status.value)
+
+
+def _failed(checks: list[Check]) -> Verification:
+    return Verification(False, checks, errors=[f"{c.name}: {c.detail}" for c in checks if c.passed is False])
+
+
+def _issuer_id(credential: dict[str, Any]) -> str | None:
+    issuer = credential.get("issuer")
+    if isinstance(issuer, dict):
+        issuer = cast(dict[str, Any], issuer).get("id")
+    return issuer if isinstance(issuer, str) else None
+
+
+def _header_check(header: dict[str, Any]) -> Check:
+    problems: list[str] = []
+    if header.get("alg") not in SUPPORTED_ALGORITHMS:
+        problems.append(f"alg {header.get('alg')!r} is not supported")
+    if header.get("typ") not in _ACCEPTED_TYP:
+        problems.append(f"typ must be '{VC_JWT_TYP}', found {header.get('typ')!r}")
+    if "cty" in header and header["cty"] not in _ACCEPTED_CTY:
+        problems.append(f"cty must be '{VC_CTY}', found {header.get('cty')!r}")
+    critical = header.get("crit")
+    if critical is not None:
+        unknown = (
+            [c for c in cast(list[Any], critical) if c not in _UNDERSTOOD_HEADERS]
+            if isinstance(critical, list)
+            else [critical]
+        )
+        if unknown:
+            problems.append(f"critical header parameters not understood: {unknown}")
+    if problems:
+        return Check("header", False, "; ".join(problems))
+    return Check("header", True, "vc+jwt header")
+
+
+def _claims_check(credential: dict[str, Any], issuer_id: str | None) -> Check:
+    forbidden = [name for name in _FORBIDDEN_CLAIMS if name in credential]
+    if forbidden:
+        return Check("claims", False, f"JWT claims {', '.join(forbidden)} must not be present in a vc+jwt")
+    iss = credential.get("iss")
+    if iss is not None and iss != issuer_id:
+        return Check("claims", False, f"iss claim {iss!r} does not match issuer {issuer_id!r}")
+    if issuer_id is None:
+        return Check("claims", False, "the credential names no issuer")
+    return Check("claims", True, "issuer claims consistent")
+
+
+def _validity_check(credential: dict[str, Any], now: datetime) -> Check:
+    try:
+        start, end = ob3.validity_window(credential)
+        for claim in ("nbf", "exp"):
+            value = credential.get(claim)
+            if value is not None and not isinstance(value, int | float):
+                raise ValueError(f"{claim} must be a NumericDate")
+        nbf, exp = credential.get("nbf"), credential.get("exp")
+    except ValueError as exc:
+        return Check("validity", False, f"unreadable validity period: {exc}")
+    if start is not None and now < start:
+        return Check("validity", False, f"not valid before {format_datetime(start)}")
+    if isinstance(nbf, int | float) and now < datetime.fromtimestamp(nbf, UTC):
+        return Check("validity", False, "not valid before its nbf claim")
+    if end is not None and now >= end:
+        return Check("validity", False, f"expired at {format_datetime(end)}")
+    if isinstance(exp, int | float) and now >= datetime.fromtimestamp(exp, UTC):
+        return Check("validity", False, "expired according to its exp claim")
+    return Check("validity", True, "within its validity period")
+
+
+def _vcdm_problems(credential: dict[str, Any]) -> list[str]:
+    problems: list[str] = []
+    contexts = credential.get("@context")
+    if not isinstance(contexts, list) or not contexts or contexts[0] not in (ob3.VC_V2_CONTEXT, ob3.VC_V1_CONTEXT):
+        problems.append("@context must start with the VC context")
+    if "VerifiableCredential" not in ob3.credential_types(credential):
+        problems.append("type must include VerifiableCredential")
+    if not isinstance(credential.get("credentialSubject"), dict | list):
+        problems.append("credentialSubject is missing")
+    return problems

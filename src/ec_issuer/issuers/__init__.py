@@ -1,0 +1,1 @@
+"""Issuers: the organisations credentials are issued in the name of, and their did:web identities."""

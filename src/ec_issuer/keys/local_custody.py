@@ -1,0 +1,147 @@
+"""Key custody in a local directory: one file per key, private keys encrypted with AES-256-GCM.
+
+The encryption key is derived with scrypt from a secret given by the environment and a random
+salt kept in the keystore's `keystore.json`, so the key files alone are useless without it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import uuid
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from ec_issuer.core.encoding import b64url_decode, b64url_encode, dumps, loads_object
+from ec_issuer.core.errors import Unavailable
+from ec_issuer.keys.jwk import public_jwk
+from ec_issuer.keys.model import Algorithm, GeneratedKey
+
+PrivateKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+
+_FORMAT_VERSION = 1
+_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
+
+
+class LocalKeyCustody:
+    """Keys generated and stored on this machine. Suitable for development and small deployments."""
+
+    def __init__(self, directory: Path, secret: str) -> None:
+        if len(secret) < 16:
+            raise ValueError("the keystore secret must be at least 16 characters long")
+        self._directory = directory
+        self._secret = secret
+        self._aead: AESGCM | None = None
+        self._loaded: dict[str, PrivateKey] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return "local"
+
+    def generate(self, algorithm: Algorithm) -> GeneratedKey:
+        private: PrivateKey = (
+            ec.generate_private_key(ec.SECP256R1())
+            if algorithm is Algorithm.ES256
+            else ed25519.Ed25519PrivateKey.generate()
+        )
+        key_ref = str(uuid.uuid4())
+        der = private.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        nonce = os.urandom(12)
+        sealed = self._cipher().encrypt(nonce, der, key_ref.encode())
+        record = {
+            "version": _FORMAT_VERSION,
+            "algorithm": algorithm.value,
+            "nonce": b64url_encode(nonce),
+            "ciphertext": b64url_encode(sealed),
+        }
+        path = self._key_path(key_ref)
+        # Written to a temporary name first so that a crash never leaves half a key behind.
+        partial = path.with_suffix(".tmp")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(dumps(record))
+        partial.replace(path)
+        with self._lock:
+            self._loaded[key_ref] = private
+        return GeneratedKey(key_ref=key_ref, public_jwk=public_jwk(private.public_key()))
+
+    def sign(self, key_ref: str, algorithm: Algorithm, data: bytes) -> bytes:
+        private = self._private_key(key_ref)
+        if algorithm is Algorithm.ES256:
+            if not isinstance(private, ec.EllipticCurvePrivateKey):
+                raise ValueError("key does not match algorithm ES256")
+            r, s = decode_dss_signature(private.sign(data, ec.ECDSA(hashes.SHA256())))
+            return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+        if not isinstance(private, ed25519.Ed25519PrivateKey):
+            raise ValueError("key does not match algorithm EdDSA")
+        return private.sign(data)
+
+    def check(self) -> None:
+        if not self._directory.is_dir() or not os.access(self._directory, os.W_OK):
+            raise Unavailable(f"local keystore directory {self._directory} is not writable")
+        self._cipher()
+
+    def _private_key(self, key_ref: str) -> PrivateKey:
+        cached = self._loaded.get(key_ref)
+        if cached is not None:
+            return cached
+        with self._lock:
+            path = self._key_path(key_ref)
+            try:
+                record = loads_object(path.read_bytes())
+            except FileNotFoundError as exc:
+                raise Unavailable(f"key {key_ref} is missing from the local keystore") from exc
+            try:
+                der = self._cipher().decrypt(
+                    b64url_decode(str(record["nonce"])),
+                    b64url_decode(str(record["ciphertext"])),
+                    key_ref.encode(),
+                )
+            except InvalidTag as exc:
+                raise Unavailable("the keystore secret does not open this keystore's keys") from exc
+            loaded = serialization.load_der_private_key(der, password=None)
+            if not isinstance(loaded, ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey):
+                raise Unavailable(f"key {key_ref} has an unsupported type")
+            self._loaded[key_ref] = loaded
+            return loaded
+
+    def _key_path(self, key_ref: str) -> Path:
+        # key_ref comes from our own database, but never let it name a path outside the keystore.
+        uuid.UUID(key_ref)
+        return self._directory / f"{key_ref}.key.json"
+
+    def _cipher(self) -> AESGCM:
+        if self._aead is None:
+            self._directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            salt = self._keystore_salt()
+            derived = hashlib.scrypt(self._secret.encode(), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32)
+            self._aead = AESGCM(derived)
+        return self._aead
+
+    def _keystore_salt(self) -> bytes:
+        meta = self._directory / "keystore.json"
+        if not meta.exists():
+            # Write a complete file under a private name, then link it into place: link() fails if
+            # another process won the race, and nobody ever reads a half-written file.
+            partial = self._directory / f".keystore.{uuid.uuid4()}.tmp"
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(dumps({"version": _FORMAT_VERSION, "salt": b64url_encode(os.urandom(16))}))
+            try:
+                os.link(partial, meta)
+            except FileExistsError:
+                pass
+            finally:
+                partial.unlink()
+        return b64url_decode(str(loads_object(meta.read_bytes())["salt"]))

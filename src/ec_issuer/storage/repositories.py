@@ -1,0 +1,276 @@
+"""SQLAlchemy Core implementations of the repository ports, bound to one connection (transaction)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Row, and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ec_issuer.access.model import ApiClient
+from ec_issuer.credentials.model import CredentialFilter, CredentialStatus, IssuedCredential, PageCursor
+from ec_issuer.credentials.ports import DuplicateIdempotencyKey
+from ec_issuer.issuers.model import Address, Issuer
+from ec_issuer.keys.model import Algorithm, KeyState, SigningKey
+from ec_issuer.storage.tables import IDEMPOTENCY_CONSTRAINT, api_clients, issued_credentials, issuers, signing_keys
+
+
+class SqlIssuers:
+    def __init__(self, connection: Connection) -> None:
+        self._db = connection
+
+    def add(self, issuer: Issuer) -> None:
+        address = None
+        if issuer.address is not None:
+            address = {k: v for k, v in issuer.address.to_ob3().items() if k != "type"}
+        self._db.execute(
+            issuers.insert().values(
+                slug=issuer.slug,
+                did=issuer.did,
+                name=issuer.name,
+                url=issuer.url,
+                email=issuer.email,
+                image=issuer.image,
+                description=issuer.description,
+                address=address,
+                is_root=issuer.is_root,
+                created_at=issuer.created_at,
+            )
+        )
+
+    def get(self, slug: str) -> Issuer | None:
+        return self._one(issuers.c.slug == slug)
+
+    def get_by_did(self, did: str) -> Issuer | None:
+        return self._one(issuers.c.did == did)
+
+    def get_root(self) -> Issuer | None:
+        return self._one(issuers.c.is_root.is_(True))
+
+    def all(self) -> list[Issuer]:
+        return [_issuer(row) for row in self._db.execute(select(issuers).order_by(issuers.c.slug))]
+
+    def _one(self, condition: Any) -> Issuer | None:
+        row = self._db.execute(select(issuers).where(condition)).first()
+        return _issuer(row) if row else None
+
+
+def _issuer(row: Row[Any]) -> Issuer:
+    address = None
+    if row.address:
+        a = row.address
+        address = Address(
+            a.get("streetAddress"),
+            a.get("addressLocality"),
+            a.get("addressRegion"),
+            a.get("postalCode"),
+            a.get("addressCountry"),
+        )
+    return Issuer(
+        slug=row.slug,
+        did=row.did,
+        name=row.name,
+        url=row.url,
+        email=row.email,
+        image=row.image,
+        description=row.description,
+        address=address,
+        is_root=row.is_root,
+        created_at=row.created_at,
+    )
+
+
+class SqlKeys:
+    def __init__(self, connection: Connection) -> None:
+        self._db = connection
+
+    def add(self, key: SigningKey) -> None:
+        self._db.execute(
+            signing_keys.insert().values(
+                kid=key.kid,
+                issuer_slug=key.issuer_slug,
+                algorithm=key.algorithm.value,
+                public_jwk=key.public_jwk,
+                custody=key.custody,
+                key_ref=key.key_ref,
+                state=key.state.value,
+                created_at=key.created_at,
+            )
+        )
+
+    def get(self, kid: str) -> SigningKey | None:
+        row = self._db.execute(select(signing_keys).where(signing_keys.c.kid == kid)).first()
+        return _key(row) if row else None
+
+    def for_issuer(self, issuer_slug: str) -> list[SigningKey]:
+        query = (
+            select(signing_keys).where(signing_keys.c.issuer_slug == issuer_slug).order_by(signing_keys.c.created_at)
+        )
+        return [_key(row) for row in self._db.execute(query)]
+
+    def all_published(self) -> list[SigningKey]:
+        query = (
+            select(signing_keys)
+            .where(signing_keys.c.state != KeyState.REVOKED.value)
+            .order_by(signing_keys.c.issuer_slug, signing_keys.c.created_at)
+        )
+        return [_key(row) for row in self._db.execute(query)]
+
+
+def _key(row: Row[Any]) -> SigningKey:
+    return SigningKey(
+        kid=row.kid,
+        issuer_slug=row.issuer_slug,
+        algorithm=Algorithm(row.algorithm),
+        public_jwk=row.public_jwk,
+        custody=row.custody,
+        key_ref=row.key_ref,
+        state=KeyState(row.state),
+        created_at=row.created_at,
+    )
+
+
+class SqlClients:
+    def __init__(self, connection: Connection) -> None:
+        self._db = connection
+
+    def add(self, client: ApiClient) -> None:
+        self._db.execute(
+            api_clients.insert().values(
+                id=client.id,
+                name=client.name,
+                token_hash=client.token_hash,
+                issuer_scope=list(client.issuer_scope) if client.issuer_scope is not None else None,
+                achievement_scope=list(client.achievement_scope) if client.achievement_scope is not None else None,
+                is_admin=client.is_admin,
+                disabled=client.disabled,
+                created_at=client.created_at,
+            )
+        )
+
+    def get(self, client_id: str) -> ApiClient | None:
+        row = self._db.execute(select(api_clients).where(api_clients.c.id == client_id)).first()
+        return _client(row) if row else None
+
+    def get_by_token_hash(self, token_hash: str) -> ApiClient | None:
+        row = self._db.execute(select(api_clients).where(api_clients.c.token_hash == token_hash)).first()
+        return _client(row) if row else None
+
+    def replace_token(self, client_id: str, token_hash: str) -> None:
+        self._db.execute(update(api_clients).where(api_clients.c.id == client_id).values(token_hash=token_hash))
+
+    def all(self) -> list[ApiClient]:
+        return [_client(row) for row in self._db.execute(select(api_clients).order_by(api_clients.c.created_at))]
+
+
+def _client(row: Row[Any]) -> ApiClient:
+    return ApiClient(
+        id=row.id,
+        name=row.name,
+        token_hash=row.token_hash,
+        issuer_scope=tuple(row.issuer_scope) if row.issuer_scope is not None else None,
+        achievement_scope=tuple(row.achievement_scope) if row.achievement_scope is not None else None,
+        is_admin=row.is_admin,
+        disabled=row.disabled,
+        created_at=row.created_at,
+    )
+
+
+class SqlCredentials:
+    def __init__(self, connection: Connection) -> None:
+        self._db = connection
+
+    def add(self, credential: IssuedCredential) -> None:
+        statement = issued_credentials.insert().values(
+            id=credential.id,
+            issuer_slug=credential.issuer_slug,
+            family=credential.family,
+            format=credential.format,
+            format_version=credential.format_version,
+            payload=credential.payload,
+            signed=credential.signed,
+            kid=credential.kid,
+            status=credential.status.value,
+            issued_at=credential.issued_at,
+            valid_from=credential.valid_from,
+            valid_until=credential.valid_until,
+            client_id=credential.client_id,
+            subject_ref=credential.subject_ref,
+            achievement_id=credential.achievement_id,
+            idempotency_key=credential.idempotency_key,
+            request_hash=credential.request_hash,
+        )
+        if credential.idempotency_key is None:
+            self._db.execute(statement)
+            return
+        # A savepoint keeps the surrounding transaction usable if the idempotency key is taken.
+        try:
+            with self._db.begin_nested():
+                self._db.execute(statement)
+        except IntegrityError as exc:
+            if _violates_idempotency_key(exc):
+                raise DuplicateIdempotencyKey(credential.idempotency_key) from exc
+            raise
+
+    def get(self, credential_id: str) -> IssuedCredential | None:
+        row = self._db.execute(select(issued_credentials).where(issued_credentials.c.id == credential_id)).first()
+        return _credential(row) if row else None
+
+    def get_by_idempotency_key(self, client_id: str, key: str) -> IssuedCredential | None:
+        query = select(issued_credentials).where(
+            issued_credentials.c.client_id == client_id, issued_credentials.c.idempotency_key == key
+        )
+        row = self._db.execute(query).first()
+        return _credential(row) if row else None
+
+    def page(self, where: CredentialFilter, after: PageCursor | None, limit: int) -> list[IssuedCredential]:
+        t = issued_credentials
+        query = select(t)
+        if where.issuer_slugs is not None:
+            query = query.where(t.c.issuer_slug.in_(where.issuer_slugs))
+        if where.status is not None:
+            query = query.where(t.c.status == where.status.value)
+        if where.subject_ref is not None:
+            query = query.where(t.c.subject_ref == where.subject_ref)
+        if where.issued_after is not None:
+            query = query.where(t.c.issued_at >= where.issued_after)
+        if where.issued_before is not None:
+            query = query.where(t.c.issued_at < where.issued_before)
+        if after is not None:
+            query = query.where(
+                or_(t.c.issued_at < after.issued_at, and_(t.c.issued_at == after.issued_at, t.c.id < after.id))
+            )
+        query = query.order_by(t.c.issued_at.desc(), t.c.id.desc()).limit(limit)
+        return [_credential(row) for row in self._db.execute(query)]
+
+
+def _violates_idempotency_key(exc: IntegrityError) -> bool:
+    """Whether the (client_id, idempotency_key) constraint was hit, judged by its name, never by the
+    message as a whole: PostgreSQL's message quotes the offending values, which callers may choose."""
+    diagnostics = getattr(exc.orig, "diag", None)  # psycopg names the violated constraint
+    if diagnostics is not None:
+        return getattr(diagnostics, "constraint_name", None) == IDEMPOTENCY_CONSTRAINT
+    message = str(exc.orig)  # SQLite names the constrained columns and quotes no values
+    return message.startswith("UNIQUE constraint failed:") and "issued_credentials.idempotency_key" in message
+
+
+def _credential(row: Row[Any]) -> IssuedCredential:
+    return IssuedCredential(
+        id=row.id,
+        issuer_slug=row.issuer_slug,
+        family=row.family,
+        format=row.format,
+        format_version=row.format_version,
+        payload=bytes(row.payload),
+        signed=row.signed,
+        kid=row.kid,
+        status=CredentialStatus(row.status),
+        issued_at=row.issued_at,
+        valid_from=row.valid_from,
+        valid_until=row.valid_until,
+        client_id=row.client_id,
+        subject_ref=row.subject_ref,
+        achievement_id=row.achievement_id,
+        idempotency_key=row.idempotency_key,
+        request_hash=row.request_hash,
+    )

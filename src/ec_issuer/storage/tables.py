@@ -1,0 +1,92 @@
+"""The database schema. Alembic migrations in storage/migrations create and evolve it."""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Column, ForeignKey, Index, LargeBinary, MetaData, String, Table, Text, UniqueConstraint
+
+from ec_issuer.storage.types import JsonText, UtcDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+issuers = Table(
+    "issuers",
+    metadata,
+    Column("slug", String(64), primary_key=True),
+    Column("did", String(512), nullable=False, unique=True),
+    Column("name", String(512), nullable=False),
+    Column("url", Text),
+    Column("email", String(254)),
+    Column("image", Text),
+    Column("description", Text),
+    Column("address", JsonText),
+    Column("is_root", Boolean, nullable=False, default=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+# At most one root issuer (did:web:<host>): a partial unique index works on SQLite and PostgreSQL.
+Index(
+    "uq_issuers_single_root",
+    issuers.c.is_root,
+    unique=True,
+    sqlite_where=issuers.c.is_root,
+    postgresql_where=issuers.c.is_root,
+)
+
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("kid", String(700), primary_key=True),
+    Column("issuer_slug", String(64), ForeignKey("issuers.slug"), nullable=False, index=True),
+    Column("algorithm", String(16), nullable=False),
+    Column("public_jwk", JsonText, nullable=False),
+    Column("custody", String(32), nullable=False),
+    Column("key_ref", String(1024), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+api_clients = Table(
+    "api_clients",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(512), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("issuer_scope", JsonText),
+    Column("achievement_scope", JsonText),
+    Column("is_admin", Boolean, nullable=False, default=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+IDEMPOTENCY_CONSTRAINT = "uq_issued_credentials_idempotency"
+
+issued_credentials = Table(
+    "issued_credentials",
+    metadata,
+    Column("id", String(255), primary_key=True),
+    Column("issuer_slug", String(64), ForeignKey("issuers.slug"), nullable=False),
+    Column("family", String(32), nullable=False),
+    Column("format", String(32), nullable=False),
+    Column("format_version", String(64), nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("signed", Text, nullable=False),
+    Column("kid", String(700), ForeignKey("signing_keys.kid"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("issued_at", UtcDateTime, nullable=False),
+    Column("valid_from", UtcDateTime),
+    Column("valid_until", UtcDateTime),
+    Column("client_id", String(64), ForeignKey("api_clients.id"), nullable=False),
+    Column("subject_ref", String(64), nullable=False, index=True),
+    Column("achievement_id", Text),
+    Column("idempotency_key", String(255)),
+    Column("request_hash", String(64)),
+    UniqueConstraint("client_id", "idempotency_key", name=IDEMPOTENCY_CONSTRAINT),
+)
+Index("ix_issued_credentials_listing", issued_credentials.c.issued_at, issued_credentials.c.id)
+Index("ix_issued_credentials_issuer_listing", issued_credentials.c.issuer_slug, issued_credentials.c.issued_at)

@@ -1,0 +1,384 @@
+"""The `ec-issuer` command line, in production mode on a SQLite file, and `serve --dev` as a real process."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from click.testing import CliRunner, Result
+
+from ec_issuer.bootstrap import build
+from ec_issuer.cli.main import cli
+from ec_issuer.config import load_settings
+from ec_issuer.core.encoding import b64url_decode, b64url_encode, dumps, loads
+from ec_issuer.storage.engine import make_engine
+from ec_issuer.storage.migrate import head_revision
+from tests.support import TEST_SECRET, award_body
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {
+        "EC_ISSUER_DATA_DIR": str(tmp_path),
+        "KEYSTORE_SECRET": TEST_SECRET,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+        "EC_ISSUER_ENV": "production",
+        "ISSUER_BASE_URL": "https://issuer.test",
+    }
+
+
+_INHERITABLE = (
+    "KEYSTORE_PATH",
+    "ADMIN_BOOTSTRAP_TOKEN",
+    "DB_AUTO_UPGRADE",
+    "AUTHZ_POLICY_URL",
+    "AUTHZ_POLICY_TOKEN",
+    "SERVER_HOST",
+    "SERVER_PORT",
+    "LOG_LEVEL",
+)
+
+
+class Cli:
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self._runner = CliRunner()
+
+    def run(self, *args: str) -> Result:
+        # Settings this process may have inherited are removed, so that only `env` configures the command.
+        environment: dict[str, str | None] = dict.fromkeys(_INHERITABLE)
+        environment.update(self.env)
+        return self._runner.invoke(cli, list(args), env=environment, catch_exceptions=False)
+
+    def ok(self, *args: str) -> str:
+        result = self.run(*args)
+        assert result.exit_code == 0, (args, result.output)
+        return result.stdout
+
+    def json(self, *args: str) -> Any:
+        return loads(self.ok(*args))
+
+
+@pytest.fixture
+def run(env: dict[str, str]) -> Cli:
+    return Cli(env)
+
+
+@pytest.fixture
+def ready(run: Cli) -> Cli:
+    """A migrated database with issuer 'acme' holding an ES256 and an EdDSA key."""
+    run.ok("db", "upgrade")
+    run.ok("issuers", "create", "--slug", "acme", "--name", "ACME University", "--url", "https://acme.example")
+    run.ok("keys", "generate", "--issuer", "acme")
+    run.ok("keys", "generate", "--issuer", "acme", "--algorithm", "EdDSA")
+    return run
+
+
+@pytest.fixture
+def request_file(tmp_path: Path) -> Path:
+    path = tmp_path / "request.json"
+    path.write_bytes(dumps(award_body()))
+    return path
+
+
+def _head(env: dict[str, str]) -> str:
+    engine = make_engine(env["DATABASE_URL"])
+    try:
+        head = head_revision(engine)
+    finally:
+        engine.dispose()
+    assert head is not None
+    return head
+
+
+# ------------------------------------------------------------------------------------------ db
+
+
+def test_db_upgrade_and_current(run: Cli) -> None:
+    head = _head(run.env)
+    assert run.ok("db", "current").strip() == f"applied: None  latest: {head}"
+    assert run.ok("db", "upgrade").strip() == f"database at revision {head}"
+    assert run.ok("db", "current").strip() == f"applied: {head}  latest: {head}"
+    assert run.ok("db", "upgrade").strip() == f"database at revision {head}"  # idempotent
+
+
+def test_production_mode_needs_a_keystore_secret(run: Cli) -> None:
+    run.env.pop("KEYSTORE_SECRET")
+    result = run.run("issuers", "list")
+    assert result.exit_code != 0
+    assert "KEYSTORE_SECRET is required" in result.stderr
+
+
+# ------------------------------------------------------------------------------------------ issuers, keys
+
+
+def test_issuers_create_and_list(run: Cli) -> None:
+    run.ok("db", "upgrade")
+    created = run.json(
+        "issuers", "create", "--slug", "acme", "--name", "ACME University", "--email", "badges@acme.example"
+    )
+    root = run.json("issuers", "create", "--slug", "home", "--name", "Home", "--root")
+
+    assert created["id"] == "acme"
+    assert created["did"] == "did:web:issuer.test:issuers:acme"
+    assert created["didDocument"] == "https://issuer.test/issuers/acme/did.json"
+    assert created["email"] == "badges@acme.example"
+    assert root["did"] == "did:web:issuer.test"
+    assert root["root"] is True
+    assert [i["id"] for i in run.json("issuers", "list")] == ["acme", "home"]
+
+
+def test_issuers_create_reports_the_invalid_field(run: Cli) -> None:
+    run.ok("db", "upgrade")
+    result = run.run("issuers", "create", "--slug", "Not A Slug", "--name", "x")
+    assert result.exit_code != 0
+    assert "/slug" in result.stderr
+
+    run.ok("issuers", "create", "--slug", "acme", "--name", "ACME")
+    again = run.run("issuers", "create", "--slug", "acme", "--name", "ACME")
+    assert again.exit_code != 0
+    assert "/slug: already taken" in again.stderr
+
+
+def test_keys_generate_and_list_show_no_private_material(ready: Cli) -> None:
+    output = ready.ok("keys", "generate", "--issuer", "acme", "--algorithm", "ES256")
+    key = loads(output)
+    assert key["algorithm"] == "ES256"
+    assert key["state"] == "active"
+    assert key["kid"].startswith("did:web:issuer.test:issuers:acme#")
+    assert set(key["publicJwk"]) == {"kty", "crv", "x", "y"}
+    assert '"d"' not in output
+
+    listing = ready.ok("keys", "list", "--issuer", "acme")
+    keys = loads(listing)
+    assert [k["algorithm"] for k in keys] == ["ES256", "EdDSA", "ES256"]
+    assert all("d" not in k["publicJwk"] for k in keys)
+    assert '"d"' not in listing
+    assert keys[1]["publicJwk"]["kty"] == "OKP"
+
+
+def test_keys_for_an_unknown_issuer(ready: Cli) -> None:
+    result = ready.run("keys", "generate", "--issuer", "nobody")
+    assert result.exit_code != 0
+    assert "no issuer 'nobody'" in result.stderr
+
+
+# ------------------------------------------------------------------------------------------ clients
+
+
+def test_clients_create_prints_a_token_that_authenticates(ready: Cli) -> None:
+    created = ready.json("clients", "create", "--name", "registrar", "--issuer", "acme")
+
+    token = created["token"]
+    assert token.startswith("eci_")
+    assert created["issuers"] == ["acme"]
+    assert created["achievements"] is None
+    assert created["admin"] is False
+
+    container = build(load_settings(ready.env))
+    try:
+        client = container.access.authenticate(token)
+        assert client.id == created["id"]
+        assert client.issuer_scope == ("acme",)
+        # The token was shown once: it is not stored, only its hash.
+        assert all(token not in repr(c) for c in container.access.all())
+    finally:
+        container.engine.dispose()
+
+
+# ------------------------------------------------------------------------------------------ credentials
+
+
+def test_credentials_issue_show_and_verify(ready: Cli, request_file: Path) -> None:
+    issued = ready.json("credentials", "issue", str(request_file))
+    credential_id = issued["id"]
+    assert credential_id.startswith("urn:uuid:")
+    assert issued["status"] == "active"
+    assert issued["credential"]["issuer"]["id"] == "did:web:issuer.test:issuers:acme"
+    assert issued["credential"]["credentialSubject"]["achievement"]["name"] == "Python 101"
+
+    shown = ready.json("credentials", "show", credential_id)
+    assert shown == issued
+    bare_uuid = credential_id.removeprefix("urn:uuid:")
+    assert ready.json("credentials", "show", bare_uuid) == issued
+    assert ready.ok("credentials", "show", credential_id, "--jws").strip() == issued["jws"]
+
+    verified = ready.json("credentials", "verify", credential_id)
+    assert verified["verified"] is True, verified["errors"]
+    assert verified["credentialId"] == credential_id
+    assert {c["check"]: c["result"] for c in verified["checks"]}["signature"] == "passed"
+
+
+def test_credentials_issue_replays_with_an_idempotency_key(ready: Cli, request_file: Path) -> None:
+    first = ready.json("credentials", "issue", str(request_file), "--idempotency-key", "batch-7")
+    second = ready.json("credentials", "issue", str(request_file), "--idempotency-key", "batch-7")
+    third = ready.json("credentials", "issue", str(request_file))
+
+    assert second == first
+    assert third["id"] != first["id"]
+
+    other = request_file.with_name("other.json")
+    other.write_bytes(dumps(award_body(recipient={"email": "someone@example.org"})))
+    conflict = ready.run("credentials", "issue", str(other), "--idempotency-key", "batch-7")
+    assert conflict.exit_code != 0
+    assert "Idempotency-Key" in conflict.stderr
+
+
+def test_credentials_verify_a_file_with_a_jws(ready: Cli, request_file: Path, tmp_path: Path) -> None:
+    jws = ready.json("credentials", "issue", str(request_file))["jws"]
+    good = tmp_path / "good.jwt"
+    good.write_text(jws + "\n")
+    assert ready.json("credentials", "verify", str(good))["verified"] is True
+
+
+def test_credentials_verify_a_tampered_jws_fails(ready: Cli, request_file: Path, tmp_path: Path) -> None:
+    jws = ready.json("credentials", "issue", str(request_file))["jws"]
+    header, payload, signature = jws.split(".")
+    document = loads(b64url_decode(payload))
+    document["name"] = "Python 901"
+    tampered = tmp_path / "tampered.jwt"
+    tampered.write_text(".".join([header, b64url_encode(dumps(document)), signature]))
+
+    result = ready.run("credentials", "verify", str(tampered))
+
+    assert result.exit_code == 1
+    verdict = loads(result.stdout)
+    assert verdict["verified"] is False
+    assert {c["check"]: c["result"] for c in verdict["checks"]}["signature"] == "failed"
+
+
+def test_an_invalid_request_file_names_the_field(ready: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "invalid.json"
+    path.write_bytes(dumps(award_body(recipient={"email": "not-an-address"})))
+
+    result = ready.run("credentials", "issue", str(path))
+
+    assert result.exit_code != 0
+    assert "/recipient/email" in result.stderr
+    assert "not a valid e-mail address" in result.stderr
+
+
+def test_a_request_file_that_is_not_json(ready: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "broken.json"
+    path.write_text('{"issuer": ')
+    result = ready.run("credentials", "issue", str(path))
+    assert result.exit_code != 0
+    assert "is not valid JSON" in result.stderr
+
+
+def test_credentials_show_an_unknown_id(ready: Cli) -> None:
+    result = ready.run("credentials", "show", "urn:uuid:00000000-0000-4000-8000-000000000000")
+    assert result.exit_code != 0
+    assert "no credential" in result.stderr
+
+
+# ------------------------------------------------------------------------------------------ serve --dev
+
+READY_TIMEOUT_SECONDS = 30
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def dev_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """`ec-issuer serve --dev` in its own process group; yields its base URL and its stdout file."""
+    executable = shutil.which("ec-issuer", path=str(Path(sys.executable).parent))
+    assert executable is not None, "the ec-issuer console script is not installed in this environment"
+    port = _free_port()
+    configured = {"KEYSTORE_SECRET", "DATABASE_URL", "EC_ISSUER_ENV", "ADMIN_BOOTSTRAP_TOKEN", "ISSUER_BASE_URL"}
+    env = {k: v for k, v in os.environ.items() if k not in configured and not k.startswith(("SERVER_", "KEYSTORE_"))}
+    env.update({"EC_ISSUER_DATA_DIR": str(tmp_path / "data"), "SERVER_PORT": str(port), "SERVER_WORKERS": "1"})
+    stdout_path = tmp_path / "serve.out"
+    with stdout_path.open("wb") as stdout, (tmp_path / "serve.err").open("wb") as stderr:
+        process = subprocess.Popen(
+            [executable, "serve", "--dev"],
+            stdout=stdout,
+            stderr=stderr,
+            env=env,
+            cwd=tmp_path,
+            start_new_session=True,
+        )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"serve exited with {process.returncode}: {(tmp_path / 'serve.err').read_text()}")
+            try:
+                if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"/ready did not answer 200 within {READY_TIMEOUT_SECONDS} s")
+            time.sleep(0.2)
+        yield base, stdout_path
+    finally:
+        _stop_process_group(process)
+
+
+def _stop_process_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the whole group; the server must exit 0 and leave no worker behind."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            pytest.fail("serve did not stop within 15 s of SIGTERM")
+        assert process.returncode == 0, f"serve exited with {process.returncode} on SIGTERM"
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            return  # the group is empty
+        if time.monotonic() > deadline:
+            os.killpg(process.pid, signal.SIGKILL)
+            pytest.fail("processes of the server's group outlived it")
+        time.sleep(0.1)
+
+
+def test_serve_dev_starts_a_working_service(dev_server: tuple[str, Path]) -> None:
+    base, stdout_path = dev_server
+    port = base.rsplit(":", 1)[1]
+    printed = stdout_path.read_text()
+    assert f"http://127.0.0.1:{port}" in printed
+    match = re.search(r"admin token \(DEVELOPMENT ONLY\): (\S+)", printed)
+    assert match, printed
+    token = match.group(1)
+
+    issuers = httpx.get(f"{base}/api/v1/issuers", headers={"Authorization": f"Bearer {token}"}, timeout=5)
+    assert issuers.status_code == 200
+    [dev] = issuers.json()["items"]
+    assert dev["id"] == "dev"
+    assert dev["root"] is True
+    assert dev["did"] == f"did:web:localhost%3A{port}"
+    assert httpx.get(f"{base}/api/v1/issuers", timeout=5).status_code == 401
+
+    did = httpx.get(f"{base}/.well-known/did.json", timeout=5)
+    assert did.status_code == 200
+    assert did.json()["id"] == dev["did"]
+    assert len(did.json()["verificationMethod"]) == 2  # one ES256 and one EdDSA development key
+
+    spec = httpx.get(f"{base}/openapi.json", timeout=5)
+    assert spec.status_code == 200
+    assert spec.json()["openapi"].startswith("3.1")
+
+    assert httpx.get(f"{base}/docs", timeout=5).status_code == 200

@@ -1,0 +1,458 @@
+"""In-memory implementations of every port, for tests of the domain services without a database.
+
+`FakeDatabase` holds the committed state. Each `FakeUnitOfWork` is one transaction over it: its
+repositories stage their writes, `commit` publishes them, and leaving the with-block without a commit
+discards them. Reads see the committed state plus the transaction's own staged writes. Uniqueness is
+checked against the committed state of every transaction, as a database constraint would be: a
+`(client_id, idempotency_key)` pair that is taken raises `DuplicateIdempotencyKey`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Generic, Self, TypeVar
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+from ec_issuer.access.model import ApiClient
+from ec_issuer.access.policy import AuthorizationPolicy, Decision, IssueIntent, ScopePolicy
+from ec_issuer.access.ports import ClientRepository
+from ec_issuer.access.service import AccessService
+from ec_issuer.core.errors import Unavailable
+from ec_issuer.core.ports import Clock, IdGenerator
+from ec_issuer.core.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from ec_issuer.credentials.issuing import CredentialIssuer
+from ec_issuer.credentials.model import CredentialFilter, IssuedCredential, PageCursor
+from ec_issuer.credentials.ports import CredentialRepository, DuplicateIdempotencyKey
+from ec_issuer.credentials.reading import CredentialReader
+from ec_issuer.credentials.recipient import RecipientReferencer
+from ec_issuer.credentials.schema import Ob3SchemaValidator
+from ec_issuer.issuers.model import DidWebLayout, Issuer
+from ec_issuer.issuers.ports import IssuerRepository
+from ec_issuer.issuers.service import IssuerService
+from ec_issuer.keys.jwk import public_jwk
+from ec_issuer.keys.model import Algorithm, GeneratedKey, KeyState, SigningKey
+from ec_issuer.keys.ports import KeyCustody, KeyRepository
+from ec_issuer.keys.service import KeyService
+
+FIXED_NOW = datetime(2026, 3, 14, 15, 9, 26, tzinfo=UTC)
+
+
+class FakeIntegrityError(Exception):
+    """A uniqueness rule other than the idempotency key was broken (a database would refuse the row)."""
+
+
+# --------------------------------------------------------------------------------------------- clock, ids
+
+
+class FixedClock:
+    """Always answers the same instant, until a test moves it explicitly."""
+
+    def __init__(self, now: datetime = FIXED_NOW) -> None:
+        if now.tzinfo is None:
+            raise ValueError("the clock answers timezone-aware instants")
+        self._now = now
+
+    def now(self) -> datetime:
+        return self._now
+
+    def set(self, now: datetime) -> None:
+        self._now = now
+
+
+class SequentialIds:
+    """UUID-shaped ids 00000000-0000-4000-8000-000000000001, …002, … in order."""
+
+    def __init__(self) -> None:
+        self._counter = itertools.count(1)
+
+    def new_id(self) -> str:
+        return f"00000000-0000-4000-8000-{next(self._counter):012d}"
+
+
+# --------------------------------------------------------------------------------------------- key custody
+
+
+class FakeKeyCustody:
+    """Real keys, kept in memory: signatures verify against the public JWKs it hands out."""
+
+    def __init__(self, name: str = "memory") -> None:
+        self._name = name
+        self._keys: dict[str, ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey] = {}
+        self._refs = itertools.count(1)
+        self.unavailable: str | None = None  # set to a reason to make every operation fail
+        self.signed: list[tuple[str, Algorithm, bytes]] = []  # (key_ref, algorithm, data) per signature
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def generate(self, algorithm: Algorithm) -> GeneratedKey:
+        self._ensure_available()
+        private = (
+            ec.generate_private_key(ec.SECP256R1())
+            if algorithm is Algorithm.ES256
+            else ed25519.Ed25519PrivateKey.generate()
+        )
+        key_ref = f"{self._name}-key-{next(self._refs)}"
+        self._keys[key_ref] = private
+        return GeneratedKey(key_ref=key_ref, public_jwk=public_jwk(private.public_key()))
+
+    def sign(self, key_ref: str, algorithm: Algorithm, data: bytes) -> bytes:
+        self._ensure_available()
+        private = self._keys.get(key_ref)
+        if private is None:
+            raise Unavailable(f"key {key_ref} is not held by custody '{self._name}'")
+        self.signed.append((key_ref, algorithm, data))
+        if algorithm is Algorithm.ES256:
+            if not isinstance(private, ec.EllipticCurvePrivateKey):
+                raise ValueError("key does not match algorithm ES256")
+            r, s = decode_dss_signature(private.sign(data, ec.ECDSA(hashes.SHA256())))
+            return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+        if not isinstance(private, ed25519.Ed25519PrivateKey):
+            raise ValueError("key does not match algorithm EdDSA")
+        return private.sign(data)
+
+    def check(self) -> None:
+        self._ensure_available()
+
+    def _ensure_available(self) -> None:
+        if self.unavailable is not None:
+            raise Unavailable(self.unavailable)
+
+
+# --------------------------------------------------------------------------------------------- policy
+
+
+class RecordingPolicy:
+    """The scope policy, recording every intent; `deny_with` makes it refuse everything with that reason."""
+
+    def __init__(self, deny_with: str | None = None) -> None:
+        self.deny_with = deny_with
+        self.intents: list[IssueIntent] = []
+        self._scopes = ScopePolicy()
+
+    def decide(self, intent: IssueIntent) -> Decision:
+        self.intents.append(intent)
+        if self.deny_with is not None:
+            return Decision.deny(self.deny_with)
+        return self._scopes.decide(intent)
+
+
+# --------------------------------------------------------------------------------------------- storage
+
+
+@dataclass
+class FakeDatabase:
+    """The committed state shared by every unit of work."""
+
+    issuers: dict[str, Issuer] = field(default_factory=dict[str, Issuer])
+    keys: dict[str, SigningKey] = field(default_factory=dict[str, SigningKey])
+    clients: dict[str, ApiClient] = field(default_factory=dict[str, ApiClient])
+    credentials: dict[str, IssuedCredential] = field(default_factory=dict[str, IssuedCredential])
+    commits: int = 0
+    # Called at the start of every credential `add`: a test can commit a competing row there.
+    before_credential_add: Callable[[IssuedCredential], None] | None = None
+
+    def unit_of_work(self) -> FakeUnitOfWork:
+        return FakeUnitOfWork(self)
+
+    @property
+    def factory(self) -> UnitOfWorkFactory:
+        return self.unit_of_work
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class _Staged(Generic[K, V]):
+    """Committed rows of one table plus one transaction's staged inserts and updates."""
+
+    def __init__(self, committed: dict[K, V]) -> None:
+        self.committed = committed
+        self.pending: dict[K, V] = {}
+
+    def get(self, key: K) -> V | None:
+        if key in self.pending:
+            return self.pending[key]
+        return self.committed.get(key)
+
+    def contains(self, key: K) -> bool:
+        return key in self.pending or key in self.committed
+
+    def rows(self) -> list[V]:
+        return list({**self.committed, **self.pending}.values())
+
+    def put(self, key: K, value: V) -> None:
+        self.pending[key] = value
+
+    def publish(self) -> None:
+        self.committed.update(self.pending)
+        self.pending.clear()
+
+
+class FakeIssuers:
+    def __init__(self, table: _Staged[str, Issuer]) -> None:
+        self._table = table
+
+    def add(self, issuer: Issuer) -> None:
+        if self._table.contains(issuer.slug):
+            raise FakeIntegrityError(f"issuer slug {issuer.slug!r} exists")
+        if any(row.did == issuer.did for row in self._table.rows()):
+            raise FakeIntegrityError(f"issuer did {issuer.did!r} exists")
+        if issuer.is_root and self.get_root() is not None:
+            raise FakeIntegrityError("a root issuer exists")
+        self._table.put(issuer.slug, issuer)
+
+    def get(self, slug: str) -> Issuer | None:
+        return self._table.get(slug)
+
+    def get_by_did(self, did: str) -> Issuer | None:
+        return next((row for row in self._table.rows() if row.did == did), None)
+
+    def get_root(self) -> Issuer | None:
+        return next((row for row in self._table.rows() if row.is_root), None)
+
+    def all(self) -> list[Issuer]:
+        return sorted(self._table.rows(), key=lambda row: row.slug)
+
+
+class FakeKeys:
+    def __init__(self, table: _Staged[str, SigningKey], issuers: _Staged[str, Issuer]) -> None:
+        self._table = table
+        self._issuers = issuers
+
+    def add(self, key: SigningKey) -> None:
+        if self._table.contains(key.kid):
+            raise FakeIntegrityError(f"key {key.kid!r} exists")
+        if not self._issuers.contains(key.issuer_slug):
+            raise FakeIntegrityError(f"no issuer {key.issuer_slug!r} for key {key.kid!r}")
+        self._table.put(key.kid, key)
+
+    def get(self, kid: str) -> SigningKey | None:
+        return self._table.get(kid)
+
+    def for_issuer(self, issuer_slug: str) -> list[SigningKey]:
+        return _by_creation(row for row in self._table.rows() if row.issuer_slug == issuer_slug)
+
+    def all_published(self) -> list[SigningKey]:
+        published = _by_creation(row for row in self._table.rows() if row.state is not KeyState.REVOKED)
+        return sorted(published, key=lambda row: row.issuer_slug)  # stable: creation order within an issuer
+
+
+def _by_creation(keys: Iterable[SigningKey]) -> list[SigningKey]:
+    return sorted(keys, key=lambda key: key.created_at or datetime.min.replace(tzinfo=UTC))
+
+
+class FakeClients:
+    def __init__(self, table: _Staged[str, ApiClient]) -> None:
+        self._table = table
+
+    def add(self, client: ApiClient) -> None:
+        if self._table.contains(client.id):
+            raise FakeIntegrityError(f"client {client.id!r} exists")
+        if self.get_by_token_hash(client.token_hash) is not None:
+            raise FakeIntegrityError("token hash exists")
+        self._table.put(client.id, client)
+
+    def get(self, client_id: str) -> ApiClient | None:
+        return self._table.get(client_id)
+
+    def get_by_token_hash(self, token_hash: str) -> ApiClient | None:
+        return next((row for row in self._table.rows() if row.token_hash == token_hash), None)
+
+    def replace_token(self, client_id: str, token_hash: str) -> None:
+        client = self._table.get(client_id)
+        if client is not None:
+            self._table.put(client_id, replace(client, token_hash=token_hash))
+
+    def all(self) -> list[ApiClient]:
+        return sorted(self._table.rows(), key=lambda row: row.created_at or datetime.min.replace(tzinfo=UTC))
+
+
+class FakeCredentials:
+    def __init__(self, database: FakeDatabase, table: _Staged[str, IssuedCredential]) -> None:
+        self._database = database
+        self._table = table
+
+    def add(self, credential: IssuedCredential) -> None:
+        if self._database.before_credential_add is not None:
+            self._database.before_credential_add(credential)
+        if self._table.contains(credential.id):
+            raise FakeIntegrityError(f"credential {credential.id!r} exists")
+        if credential.idempotency_key is not None:
+            taken = self._find(credential.client_id, credential.idempotency_key)
+            if taken is not None:
+                raise DuplicateIdempotencyKey(credential.idempotency_key)
+        self._table.put(credential.id, credential)
+
+    def get(self, credential_id: str) -> IssuedCredential | None:
+        return self._table.get(credential_id)
+
+    def get_by_idempotency_key(self, client_id: str, key: str) -> IssuedCredential | None:
+        return self._find(client_id, key)
+
+    def page(self, where: CredentialFilter, after: PageCursor | None, limit: int) -> list[IssuedCredential]:
+        def matches(row: IssuedCredential) -> bool:
+            return (
+                (where.issuer_slugs is None or row.issuer_slug in where.issuer_slugs)
+                and (where.status is None or row.status is where.status)
+                and (where.subject_ref is None or row.subject_ref == where.subject_ref)
+                and (where.issued_after is None or row.issued_at >= where.issued_after)
+                and (where.issued_before is None or row.issued_at < where.issued_before)
+                and (after is None or (row.issued_at, row.id) < (after.issued_at, after.id))
+            )
+
+        ordered = sorted(filter(matches, self._table.rows()), key=lambda row: (row.issued_at, row.id), reverse=True)
+        return ordered[:limit]
+
+    def _find(self, client_id: str, key: str) -> IssuedCredential | None:
+        return next(
+            (row for row in self._table.rows() if row.client_id == client_id and row.idempotency_key == key), None
+        )
+
+
+class FakeUnitOfWork:
+    """One transaction over a FakeDatabase."""
+
+    def __init__(self, database: FakeDatabase) -> None:
+        self._database = database
+        self._open = False
+        self._issuer_rows = _Staged(database.issuers)
+        self._key_rows = _Staged(database.keys)
+        self._client_rows = _Staged(database.clients)
+        self._credential_rows = _Staged(database.credentials)
+        self._issuers = FakeIssuers(self._issuer_rows)
+        self._keys = FakeKeys(self._key_rows, self._issuer_rows)
+        self._clients = FakeClients(self._client_rows)
+        self._credentials = FakeCredentials(database, self._credential_rows)
+
+    @property
+    def issuers(self) -> IssuerRepository:
+        self._require_open()
+        return self._issuers
+
+    @property
+    def keys(self) -> KeyRepository:
+        self._require_open()
+        return self._keys
+
+    @property
+    def clients(self) -> ClientRepository:
+        self._require_open()
+        return self._clients
+
+    @property
+    def credentials(self) -> CredentialRepository:
+        self._require_open()
+        return self._credentials
+
+    def __enter__(self) -> Self:
+        self._open = True
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._discard()
+        self._open = False
+
+    def commit(self) -> None:
+        self._require_open()
+        for rows in self._tables():
+            rows.publish()
+        self._database.commits += 1
+
+    def _discard(self) -> None:
+        for rows in self._tables():
+            rows.pending.clear()
+
+    def _tables(
+        self,
+    ) -> tuple[_Staged[str, Issuer], _Staged[str, SigningKey], _Staged[str, ApiClient], _Staged[str, IssuedCredential]]:
+        return self._issuer_rows, self._key_rows, self._client_rows, self._credential_rows
+
+    def _require_open(self) -> None:
+        if not self._open:
+            raise RuntimeError("the unit of work is used outside its with-block")
+
+
+# --------------------------------------------------------------------------------------------- the graph
+
+
+@dataclass
+class FakeServices:
+    """The domain services wired to fakes, as bootstrap.build wires them to real adapters."""
+
+    database: FakeDatabase
+    custody: FakeKeyCustody
+    clock: FixedClock
+    ids: SequentialIds
+    policy: RecordingPolicy
+    recipients: RecipientReferencer
+    layout: DidWebLayout
+    issuers: IssuerService
+    keys: KeyService
+    access: AccessService
+    issuing: CredentialIssuer
+    reading: CredentialReader
+
+
+RECIPIENT_KEY = b"fake-recipient-reference-key-032"
+
+
+def fake_services(
+    *,
+    base_url: str = "https://issuer.test",
+    clock: FixedClock | None = None,
+    policy: RecordingPolicy | None = None,
+    extra_custodians: Mapping[str, KeyCustody] | None = None,
+) -> FakeServices:
+    database = FakeDatabase()
+    custody = FakeKeyCustody()
+    clock = clock or FixedClock()
+    ids = SequentialIds()
+    policy = policy or RecordingPolicy()
+    recipients = RecipientReferencer(RECIPIENT_KEY)
+    layout = DidWebLayout(base_url)
+    uow = database.factory
+    custodians: dict[str, KeyCustody] = {custody.name: custody, **(extra_custodians or {})}
+    return FakeServices(
+        database=database,
+        custody=custody,
+        clock=clock,
+        ids=ids,
+        policy=policy,
+        recipients=recipients,
+        layout=layout,
+        issuers=IssuerService(uow, layout, clock),
+        keys=KeyService(uow, custodians, clock, default_custody=custody.name),
+        access=AccessService(uow, clock, ids),
+        issuing=CredentialIssuer(uow, policy, custody, Ob3SchemaValidator(), recipients, clock, ids),
+        reading=CredentialReader(uow, recipients),
+    )
+
+
+# The fakes satisfy the ports; basedpyright checks these assignments structurally.
+def _conforms(database: FakeDatabase) -> None:
+    unit: UnitOfWork = FakeUnitOfWork(database)
+    factory: UnitOfWorkFactory = database.unit_of_work
+    custody: KeyCustody = FakeKeyCustody()
+    policy: AuthorizationPolicy = RecordingPolicy()
+    clock: Clock = FixedClock()
+    ids: IdGenerator = SequentialIds()
+    issuers: IssuerRepository = FakeIssuers(_Staged[str, Issuer]({}))
+    keys: KeyRepository = FakeKeys(_Staged[str, SigningKey]({}), _Staged[str, Issuer]({}))
+    clients: ClientRepository = FakeClients(_Staged[str, ApiClient]({}))
+    credentials: CredentialRepository = FakeCredentials(database, _Staged[str, IssuedCredential]({}))
+    del unit, factory, custody, policy, clock, ids, issuers, keys, clients, credentials
