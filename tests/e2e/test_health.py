@@ -99,14 +99,18 @@ def test_ready_answers_503_before_the_schema_is_migrated(unmigrated: FlaskClient
     assert json_of(response)["checks"]["database"].startswith("schema at None")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug in keys/local_custody.py (outside this change): LocalKeyCustody.check() reports a keystore "
-        "directory that does not exist yet as 'not writable' instead of creating it as first use would, "
-        "so a fresh production deployment without keys never becomes ready"
-    ),
-)
 def test_ready_answers_200_before_the_first_key_is_generated(http: FlaskClient) -> None:
     response = http.get("/ready")
     assert response.status_code == 200, response.get_data(as_text=True)
+
+
+def test_ready_answers_503_when_the_keystore_cannot_be_created(database_url: str, tmp_path: Path) -> None:
+    blocker = tmp_path / "occupied"
+    blocker.write_text("a file where the keystore directory should go")
+    container = build(make_settings(database_url, tmp_path, keystore_path=blocker / "keys"))
+    try:
+        response = create_app(container).test_client().get("/ready")
+    finally:
+        container.engine.dispose()
+    assert response.status_code == 503
+    assert "cannot be created" in json_of(response)["checks"]["keys:local"]

@@ -88,9 +88,14 @@ class LocalKeyCustody:
         return private.sign(data)
 
     def check(self) -> None:
-        if not self._directory.is_dir() or not os.access(self._directory, os.W_OK):
+        # A fresh deployment has no keystore directory yet; opening the cipher creates it, exactly as
+        # the first key generation would, so readiness reflects what issuing will actually meet.
+        try:
+            self._cipher()
+        except OSError as exc:
+            raise Unavailable(f"local keystore directory {self._directory} cannot be created: {exc.strerror}") from exc
+        if not os.access(self._directory, os.W_OK):
             raise Unavailable(f"local keystore directory {self._directory} is not writable")
-        self._cipher()
 
     def _private_key(self, key_ref: str) -> PrivateKey:
         cached = self._loaded.get(key_ref)
