@@ -379,6 +379,37 @@ def test_a_caller_document_naming_another_issuer_is_refused(
     assert stored(services) == []
 
 
+@pytest.mark.parametrize(
+    ("extra", "error", "pointer"),
+    [
+        ({"vc": {"type": ["VerifiableCredential"]}}, InvalidInput, "/credential/vc"),
+        ({"vp": {}}, InvalidInput, "/credential/vp"),
+        ({"iss": "did:web:elsewhere.example"}, MalformedInput, "/credential/iss"),
+    ],
+    ids=["vc-wrapper", "vp-wrapper", "foreign-iss"],
+)
+def test_a_caller_document_with_conflicting_jwt_claims_is_refused(
+    services: FakeServices,
+    issuer: Issuer,
+    operator: ApiClient,
+    extra: dict[str, Any],
+    error: type[DomainError],
+    pointer: str,
+) -> None:
+    with pytest.raises(error) as raised:
+        issue(services, operator, {"issuer": "acme", "credential": {**_caller_document(), **extra}})
+    assert [e.pointer for e in raised.value.errors] == [pointer]
+    assert stored(services) == []
+    assert services.custody.signed == []
+
+
+def test_a_caller_document_may_name_its_own_issuer_as_iss(
+    services: FakeServices, issuer: Issuer, operator: ApiClient
+) -> None:
+    credential = issue(services, operator, {"issuer": "acme", "credential": {**_caller_document(), "iss": issuer.did}})
+    assert document_of(credential.credential)["iss"] == issuer.did
+
+
 def test_schema_violations_point_into_the_credential(
     services: FakeServices, issuer: Issuer, operator: ApiClient
 ) -> None:

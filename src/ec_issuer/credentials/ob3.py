@@ -113,6 +113,7 @@ def complete_document(document: JsonObject, *, issuer: Issuer, credential_id: st
         raise InvalidInput(
             "the credential contains a control character", [FieldError(control, "control characters are not allowed")]
         )
+    _refuse_conflicting_jwt_claims(document, issuer)
     completed: JsonObject = dict(document)
     claimed = completed.get("issuer")
     if claimed is None:
@@ -129,6 +130,27 @@ def complete_document(document: JsonObject, *, issuer: Issuer, credential_id: st
         completed["validFrom"] = format_datetime(now)
     _check_vcdm_shape(completed)
     return completed
+
+
+def _refuse_conflicting_jwt_claims(document: JsonObject, issuer: Issuer) -> None:
+    # The document becomes the JWT claims set as is (VC-JOSE-COSE 3.1.1): `vc`/`vp` wrappers are
+    # forbidden there, and an `iss` naming someone else would contradict the issuer we sign for.
+    for wrapper in ("vc", "vp"):
+        if wrapper in document:
+            raise InvalidInput(
+                f"the credential carries a '{wrapper}' claim",
+                [
+                    FieldError(
+                        f"/credential/{wrapper}",
+                        "VC-JOSE-COSE forbids the VC-JWT 1.1 wrappers; send the bare credential",
+                    )
+                ],
+            )
+    if "iss" in document and document["iss"] != issuer.did:
+        raise MalformedInput(
+            f"the credential's 'iss' claim does not name issuer '{issuer.slug}'",
+            [FieldError("/credential/iss", f"must be {issuer.did} or absent")],
+        )
 
 
 def validity_window(document: JsonObject) -> tuple[datetime | None, datetime | None]:
