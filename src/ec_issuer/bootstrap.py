@@ -31,6 +31,7 @@ from ec_issuer.keys.local_custody import LocalKeyCustody
 from ec_issuer.keys.model import Algorithm
 from ec_issuer.keys.resolution import StoredKeyResolver
 from ec_issuer.keys.service import KeyService
+from ec_issuer.storage.cache import ReadCache
 from ec_issuer.storage.engine import make_engine
 from ec_issuer.storage.migrate import current_revision, head_revision, upgrade
 from ec_issuer.storage.unit_of_work import SqlUnitOfWork
@@ -69,9 +70,10 @@ def build(
     clock = clock or SystemClock()
     ids = ids or RandomIds()
     engine = make_engine(settings.database_url)
+    cache = ReadCache(settings.cache_ttl_seconds)
 
     def uow() -> UnitOfWork:
-        return SqlUnitOfWork(engine)
+        return SqlUnitOfWork(engine, cache)
 
     if policy is None:
         policy = (

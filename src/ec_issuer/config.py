@@ -38,6 +38,7 @@ class Settings:
     authz_policy_url: str | None
     authz_policy_token: str | None
     log_level: str
+    cache_ttl_seconds: float = 5.0
 
     @property
     def is_development(self) -> bool:
@@ -66,8 +67,11 @@ def load_settings(environ: Mapping[str, str] | None = None, *, mode: str | None 
         workers = int(env.get("SERVER_WORKERS", "2"))
         threads = int(env.get("SERVER_THREADS", "4"))
         max_request_bytes = int(env.get("MAX_REQUEST_BYTES", str(256 * 1024)))
+        cache_ttl_seconds = float(env.get("CACHE_TTL_SECONDS", "5"))
     except ValueError as exc:
         raise ConfigurationError(f"a numeric setting is not a number: {exc}") from None
+    if not 0 <= cache_ttl_seconds <= 300:
+        raise ConfigurationError("CACHE_TTL_SECONDS must be between 0 and 300")
     data_dir = Path(env.get("EC_ISSUER_DATA_DIR", ".ec-issuer")).resolve()
     display_host = "localhost" if host in ("0.0.0.0", "127.0.0.1", "::") else host  # noqa: S104 - a comparison
     base_url = env.get("ISSUER_BASE_URL", f"http://{display_host}:{port}").rstrip("/")
@@ -97,6 +101,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, mode: str | None 
         authz_policy_url=env.get("AUTHZ_POLICY_URL") or None,
         authz_policy_token=env.get("AUTHZ_POLICY_TOKEN") or None,
         log_level=env.get("LOG_LEVEL", "INFO"),
+        cache_ttl_seconds=cache_ttl_seconds,
     )
 
 

@@ -120,8 +120,8 @@ class CredentialIssuer:
                     "the credential does not satisfy the Open Badges 3.0 AchievementCredential schema",
                     [FieldError(pointer_prefix + e.pointer, e.detail) for e in errors],
                 )
-        if uow.credentials.get(str(document["id"])) is not None:
-            # Only a caller-built document brings its own id; generated ones are fresh UUIDs.
+        # Only a caller-built document can bring an id that is taken; generated ones are fresh UUIDs.
+        if document["id"] != credential_id and uow.credentials.get(str(document["id"])) is not None:
             raise Conflict(
                 f"a credential with id {document['id']!r} exists already",
                 [FieldError("/credential/id", "already used; leave it out to get a generated id")],

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Hashable
+from typing import Any, cast
 
-from sqlalchemy import Connection, Row, and_, or_, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ec_issuer.access.model import ApiClient
@@ -12,13 +13,46 @@ from ec_issuer.credentials.model import CredentialFilter, CredentialStatus, Issu
 from ec_issuer.credentials.ports import DuplicateIdempotencyKey
 from ec_issuer.issuers.model import Address, Issuer
 from ec_issuer.keys.model import Algorithm, KeyState, SigningKey
+from ec_issuer.storage.cache import ReadCache, Region
 from ec_issuer.storage.tables import IDEMPOTENCY_CONSTRAINT, api_clients, issued_credentials, issuers, signing_keys
 
+ConnectionSource = Callable[[], Connection]
 
-class SqlIssuers:
-    def __init__(self, connection: Connection) -> None:
-        self._db = connection
+# Built once: the hot reads and the credential INSERT then hit SQLAlchemy's compiled cache directly.
+_ISSUER_BY_SLUG = select(issuers).where(issuers.c.slug == bindparam("slug"))
+_ISSUER_BY_DID = select(issuers).where(issuers.c.did == bindparam("did"))
+_KEYS_OF_ISSUER = (
+    select(signing_keys).where(signing_keys.c.issuer_slug == bindparam("slug")).order_by(signing_keys.c.created_at)
+)
+_CLIENT_BY_TOKEN_HASH = select(api_clients).where(api_clients.c.token_hash == bindparam("token_hash"))
+_CREDENTIAL_BY_ID = select(issued_credentials).where(issued_credentials.c.id == bindparam("id"))
+_INSERT_CREDENTIAL = issued_credentials.insert()
 
+
+class _Repository:
+    """Runs statements on the unit of work's connection, which is opened only when first needed:
+    a request answered from the read cache never checks a connection out of the pool."""
+
+    def __init__(self, connection: ConnectionSource, cache: ReadCache, touched: set[Region]) -> None:
+        self._connection = connection
+        self._cache = cache
+        self._touched = touched
+
+    @property
+    def _db(self) -> Connection:
+        return self._connection()
+
+    def _changed(self, region: Region) -> None:
+        self._cache.invalidate(region)
+        self._touched.add(region)
+
+    def _remember(self, region: Region, key: Hashable, value: object) -> None:
+        # A transaction that wrote to the region reads its own uncommitted rows: never share those.
+        if region not in self._touched:
+            self._cache.put(region, key, value)
+
+
+class SqlIssuers(_Repository):
     def add(self, issuer: Issuer) -> None:
         address = None
         if issuer.address is not None:
@@ -37,22 +71,31 @@ class SqlIssuers:
                 created_at=issuer.created_at,
             )
         )
+        self._changed(Region.ISSUERS)
 
     def get(self, slug: str) -> Issuer | None:
-        return self._one(issuers.c.slug == slug)
+        return self._cached_one(("slug", slug), _ISSUER_BY_SLUG, {"slug": slug})
 
     def get_by_did(self, did: str) -> Issuer | None:
-        return self._one(issuers.c.did == did)
+        return self._cached_one(("did", did), _ISSUER_BY_DID, {"did": did})
 
     def get_root(self) -> Issuer | None:
-        return self._one(issuers.c.is_root.is_(True))
+        row = self._db.execute(select(issuers).where(issuers.c.is_root.is_(True))).first()
+        return _issuer(row) if row else None
 
     def all(self) -> list[Issuer]:
         return [_issuer(row) for row in self._db.execute(select(issuers).order_by(issuers.c.slug))]
 
-    def _one(self, condition: Any) -> Issuer | None:
-        row = self._db.execute(select(issuers).where(condition)).first()
-        return _issuer(row) if row else None
+    def _cached_one(self, key: tuple[str, str], query: Any, parameters: dict[str, str]) -> Issuer | None:
+        cached = self._cache.get(Region.ISSUERS, key)
+        if cached is not None:
+            return cast(Issuer, cached)
+        row = self._db.execute(query, parameters).first()
+        if row is None:
+            return None
+        issuer = _issuer(row)
+        self._remember(Region.ISSUERS, key, issuer)
+        return issuer
 
 
 def _issuer(row: Row[Any]) -> Issuer:
@@ -80,10 +123,7 @@ def _issuer(row: Row[Any]) -> Issuer:
     )
 
 
-class SqlKeys:
-    def __init__(self, connection: Connection) -> None:
-        self._db = connection
-
+class SqlKeys(_Repository):
     def add(self, key: SigningKey) -> None:
         self._db.execute(
             signing_keys.insert().values(
@@ -97,16 +137,19 @@ class SqlKeys:
                 created_at=key.created_at,
             )
         )
+        self._changed(Region.KEYS)
 
     def get(self, kid: str) -> SigningKey | None:
         row = self._db.execute(select(signing_keys).where(signing_keys.c.kid == kid)).first()
         return _key(row) if row else None
 
     def for_issuer(self, issuer_slug: str) -> list[SigningKey]:
-        query = (
-            select(signing_keys).where(signing_keys.c.issuer_slug == issuer_slug).order_by(signing_keys.c.created_at)
-        )
-        return [_key(row) for row in self._db.execute(query)]
+        cached = self._cache.get(Region.KEYS, issuer_slug)
+        if cached is not None:
+            return list(cast(tuple[SigningKey, ...], cached))
+        keys = tuple(_key(row) for row in self._db.execute(_KEYS_OF_ISSUER, {"slug": issuer_slug}))
+        self._remember(Region.KEYS, issuer_slug, keys)
+        return list(keys)
 
     def all_published(self) -> list[SigningKey]:
         query = (
@@ -130,10 +173,7 @@ def _key(row: Row[Any]) -> SigningKey:
     )
 
 
-class SqlClients:
-    def __init__(self, connection: Connection) -> None:
-        self._db = connection
-
+class SqlClients(_Repository):
     def add(self, client: ApiClient) -> None:
         self._db.execute(
             api_clients.insert().values(
@@ -147,17 +187,26 @@ class SqlClients:
                 created_at=client.created_at,
             )
         )
+        self._changed(Region.CLIENTS)
 
     def get(self, client_id: str) -> ApiClient | None:
         row = self._db.execute(select(api_clients).where(api_clients.c.id == client_id)).first()
         return _client(row) if row else None
 
     def get_by_token_hash(self, token_hash: str) -> ApiClient | None:
-        row = self._db.execute(select(api_clients).where(api_clients.c.token_hash == token_hash)).first()
-        return _client(row) if row else None
+        cached = self._cache.get(Region.CLIENTS, token_hash)
+        if cached is not None:
+            return cast(ApiClient, cached)
+        row = self._db.execute(_CLIENT_BY_TOKEN_HASH, {"token_hash": token_hash}).first()
+        if row is None:
+            return None
+        client = _client(row)
+        self._remember(Region.CLIENTS, token_hash, client)
+        return client
 
     def replace_token(self, client_id: str, token_hash: str) -> None:
         self._db.execute(update(api_clients).where(api_clients.c.id == client_id).values(token_hash=token_hash))
+        self._changed(Region.CLIENTS)
 
     def all(self) -> list[ApiClient]:
         return [_client(row) for row in self._db.execute(select(api_clients).order_by(api_clients.c.created_at))]
@@ -176,44 +225,41 @@ def _client(row: Row[Any]) -> ApiClient:
     )
 
 
-class SqlCredentials:
-    def __init__(self, connection: Connection) -> None:
-        self._db = connection
-
+class SqlCredentials(_Repository):
     def add(self, credential: IssuedCredential) -> None:
-        statement = issued_credentials.insert().values(
-            id=credential.id,
-            issuer_slug=credential.issuer_slug,
-            family=credential.family,
-            format=credential.format,
-            format_version=credential.format_version,
-            payload=credential.payload,
-            signed=credential.signed,
-            kid=credential.kid,
-            status=credential.status.value,
-            issued_at=credential.issued_at,
-            valid_from=credential.valid_from,
-            valid_until=credential.valid_until,
-            client_id=credential.client_id,
-            subject_ref=credential.subject_ref,
-            achievement_id=credential.achievement_id,
-            idempotency_key=credential.idempotency_key,
-            request_hash=credential.request_hash,
-        )
+        row = {
+            "id": credential.id,
+            "issuer_slug": credential.issuer_slug,
+            "family": credential.family,
+            "format": credential.format,
+            "format_version": credential.format_version,
+            "payload": credential.payload,
+            "signed": credential.signed,
+            "kid": credential.kid,
+            "status": credential.status.value,
+            "issued_at": credential.issued_at,
+            "valid_from": credential.valid_from,
+            "valid_until": credential.valid_until,
+            "client_id": credential.client_id,
+            "subject_ref": credential.subject_ref,
+            "achievement_id": credential.achievement_id,
+            "idempotency_key": credential.idempotency_key,
+            "request_hash": credential.request_hash,
+        }
         if credential.idempotency_key is None:
-            self._db.execute(statement)
+            self._db.execute(_INSERT_CREDENTIAL, row)
             return
         # A savepoint keeps the surrounding transaction usable if the idempotency key is taken.
         try:
             with self._db.begin_nested():
-                self._db.execute(statement)
+                self._db.execute(_INSERT_CREDENTIAL, row)
         except IntegrityError as exc:
             if _violates_idempotency_key(exc):
                 raise DuplicateIdempotencyKey(credential.idempotency_key) from exc
             raise
 
     def get(self, credential_id: str) -> IssuedCredential | None:
-        row = self._db.execute(select(issued_credentials).where(issued_credentials.c.id == credential_id)).first()
+        row = self._db.execute(_CREDENTIAL_BY_ID, {"id": credential_id}).first()
         return _credential(row) if row else None
 
     def get_by_idempotency_key(self, client_id: str, key: str) -> IssuedCredential | None:

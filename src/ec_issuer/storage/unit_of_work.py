@@ -7,20 +7,28 @@ from typing import Self
 
 from sqlalchemy import Connection, Engine
 
+from ec_issuer.storage.cache import NO_CACHE, ReadCache, Region
 from ec_issuer.storage.repositories import SqlClients, SqlCredentials, SqlIssuers, SqlKeys
 
 
 class SqlUnitOfWork:
-    def __init__(self, engine: Engine) -> None:
+    """The connection is checked out of the pool on the first statement, not on entry, so that work
+    answered entirely from the read cache (an authenticated token, a known issuer) costs no round trip."""
+
+    def __init__(self, engine: Engine, cache: ReadCache = NO_CACHE) -> None:
         self._engine = engine
+        self._cache = cache
         self._connection: Connection | None = None
+        self._active = False
+        self._touched: set[Region] = set()
 
     def __enter__(self) -> Self:
-        self._connection = self._engine.connect()
-        self.issuers = SqlIssuers(self._connection)
-        self.keys = SqlKeys(self._connection)
-        self.clients = SqlClients(self._connection)
-        self.credentials = SqlCredentials(self._connection)
+        self._active = True
+        self._touched = set()
+        self.issuers = SqlIssuers(self._connect, self._cache, self._touched)
+        self.keys = SqlKeys(self._connect, self._cache, self._touched)
+        self.clients = SqlClients(self._connect, self._cache, self._touched)
+        self.credentials = SqlCredentials(self._connect, self._cache, self._touched)
         return self
 
     def __exit__(
@@ -29,17 +37,31 @@ class SqlUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        connection = self._bound()
+        self._active = False
+        for region in self._touched:  # written but not committed: drop what may have been read meanwhile
+            self._cache.invalidate(region)
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
         try:
             connection.rollback()  # a no-op after commit
         finally:
             connection.close()
-            self._connection = None
 
     def commit(self) -> None:
-        self._bound().commit()
-
-    def _bound(self) -> Connection:
-        if self._connection is None:
+        if not self._active:
             raise RuntimeError("the unit of work is used outside its with-block")
+        if self._connection is not None:
+            self._connection.commit()
+        # Dropped again now that the change is visible: a reader that raced the commit may have
+        # refilled the cache with the old rows in between.
+        for region in self._touched:
+            self._cache.invalidate(region)
+        self._touched.clear()
+
+    def _connect(self) -> Connection:
+        if not self._active:
+            raise RuntimeError("the unit of work is used outside its with-block")
+        if self._connection is None:
+            self._connection = self._engine.connect()
         return self._connection
