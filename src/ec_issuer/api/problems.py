@@ -37,6 +37,11 @@ _STATUS_OF: list[tuple[type[DomainError], int, str]] = [
     (Unavailable, 503, "unavailable"),
 ]
 
+_HEADERS_FOR_STATUS: dict[int, dict[str, str]] = {
+    401: {"WWW-Authenticate": 'Bearer realm="ec-issuer"'},
+    503: {"Retry-After": "1"},
+}
+
 
 def problem_response(
     status: int,
@@ -64,7 +69,7 @@ def problem_response(
 def from_domain_error(error: DomainError) -> Response:
     for error_type, status, kind in _STATUS_OF:
         if isinstance(error, error_type):
-            headers = {"WWW-Authenticate": 'Bearer realm="ec-issuer"'} if status == 401 else None
+            headers = _HEADERS_FOR_STATUS.get(status)
             title = kind.replace("-", " ").capitalize()
             return problem_response(status, title, error.detail, kind=kind, errors=error.errors, headers=headers)
     return problem_response(400, "Bad request", error.detail, errors=error.errors)

@@ -6,7 +6,10 @@ from types import TracebackType
 from typing import Self
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from ec_issuer.core.errors import Unavailable
 from ec_issuer.storage.cache import NO_CACHE, ReadCache, Region
 from ec_issuer.storage.repositories import SqlClients, SqlCredentials, SqlIssuers, SqlKeys
 
@@ -41,12 +44,17 @@ class SqlUnitOfWork:
         for region in self._touched:  # written but not committed: drop what may have been read meanwhile
             self._cache.invalidate(region)
         connection, self._connection = self._connection, None
-        if connection is None:
-            return
-        try:
-            connection.rollback()  # a no-op after commit
-        finally:
-            connection.close()
+        if connection is not None:
+            try:
+                connection.rollback()  # a no-op after commit
+            except OperationalError:
+                pass  # the connection is lost; the server has dropped its transaction with it
+            finally:
+                connection.close()
+        if isinstance(exc, OperationalError | PoolTimeout):
+            # Unreachable server, lost connection, lock or statement timeout, exhausted pool: the
+            # request may succeed if repeated, which is what 503 tells the caller.
+            raise Unavailable("the database is unavailable or busy; retry shortly") from exc
 
     def commit(self) -> None:
         if not self._active:

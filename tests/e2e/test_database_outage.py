@@ -1,0 +1,75 @@
+"""A lost or unreachable database is a 503 the caller may retry, never a 500, and the service recovers."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+from sqlalchemy import create_engine, delete, text
+from sqlalchemy.engine import make_url
+
+from ec_issuer.api.app import create_app
+from ec_issuer.bootstrap import build
+from ec_issuer.issuers.commands import CreateIssuer
+from ec_issuer.keys.model import Algorithm
+from ec_issuer.storage.tables import metadata
+from tests.conftest import json_of
+from tests.services import POSTGRES_ADMIN_URL
+from tests.support import award_body, make_settings
+
+
+def _terminate_connections_to(database_url: str) -> int:
+    database = make_url(database_url).database
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            return len(
+                connection.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = :name AND pid <> pg_backend_pid()"
+                    ),
+                    {"name": database},
+                ).all()
+            )
+    finally:
+        admin.dispose()
+
+
+def test_connections_killed_by_the_server_are_replaced(postgres_url: str, tmp_path: Path) -> None:
+    container = build(make_settings(postgres_url, tmp_path))
+    try:
+        for table in reversed(metadata.sorted_tables):
+            with container.engine.begin() as connection:
+                connection.execute(delete(table))
+        issuer = container.issuers.create(CreateIssuer(slug="acme", name="ACME", url="https://acme.example"))
+        container.keys.generate(issuer, Algorithm.ES256)
+        token = "outage-admin-token-" + "0" * 24
+        container.access.ensure_bootstrap_client(token)
+        http = create_app(container).test_client()
+        auth = {"Authorization": f"Bearer {token}"}
+        assert http.post("/api/v1/credentials", json=award_body(), headers=auth).status_code == 201
+
+        assert _terminate_connections_to(postgres_url) >= 1  # the pooled connection the request used
+
+        statuses = [http.post("/api/v1/credentials", json=award_body(), headers=auth).status_code for _ in range(3)]
+    finally:
+        container.engine.dispose()
+    assert statuses == [201, 201, 201]
+
+
+def test_an_unreachable_database_is_a_503_problem_with_retry_after(tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nobody listens there once the block ends
+    container = build(make_settings(f"postgresql+psycopg://ec_issuer@127.0.0.1:{port}/gone", tmp_path))
+    try:
+        http = create_app(container).test_client()
+        response = http.get("/api/v1/issuers", headers={"Authorization": "Bearer " + "x" * 40})
+    finally:
+        container.engine.dispose()
+
+    assert response.status_code == 503
+    assert response.mimetype == "application/problem+json"
+    assert response.headers["Retry-After"] == "1"
+    assert "database" in json_of(response)["detail"]
