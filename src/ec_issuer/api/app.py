@@ -7,6 +7,7 @@ from apiflask import APIFlask
 from ec_issuer import __version__
 from ec_issuer.api import routes_admin, routes_credentials, routes_public
 from ec_issuer.api.context import EXTENSION_KEY, bearer_auth
+from ec_issuer.api.http import refuse_control_characters_in_url
 from ec_issuer.api.problems import apiflask_error, register_error_handlers
 from ec_issuer.bootstrap import Container
 
@@ -35,10 +36,13 @@ def create_app(container: Container) -> APIFlask:
         },
     )
     app.extensions[EXTENSION_KEY] = container
+    app.before_request(refuse_control_characters_in_url)
     app.register_blueprint(routes_public.blueprint)
     app.register_blueprint(routes_admin.blueprint)
     app.register_blueprint(routes_credentials.blueprint)
-    register_error_handlers(app)
     app.error_processor(apiflask_error)
     bearer_auth.error_processor(apiflask_error)
+    # After error_processor, which re-registers APIFlask's own handler for Werkzeug's HTTP errors:
+    # ours keeps the field pointers of 413 and 415 answers.
+    register_error_handlers(app)
     return app

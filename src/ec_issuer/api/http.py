@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import orjson
 from apiflask.scaffold import _annotate  # pyright: ignore[reportPrivateUsage]
@@ -14,6 +14,7 @@ from werkzeug.exceptions import UnsupportedMediaType
 
 from ec_issuer.core.encoding import dumps, loads
 from ec_issuer.core.errors import FieldError, MalformedInput
+from ec_issuer.core.validation import reject_control_characters
 
 JSON_MEDIA_TYPE = "application/json"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -28,13 +29,62 @@ def read_json_body() -> Any:
     return parse_json(raw)
 
 
+# Credentials nest a dozen levels at most; the serializers downstream stop far below orjson's 1024.
+MAX_JSON_DEPTH = 64
+
+
 def parse_json(raw: bytes) -> Any:
     if not raw:
         raise MalformedInput("the request body is empty", [FieldError("", "send a JSON object")])
     try:
-        return loads(raw)
+        value = loads(raw)
     except orjson.JSONDecodeError as exc:
         raise MalformedInput(f"the request body is not valid UTF-8 JSON: {exc}", [FieldError("", str(exc))]) from None
+    too_deep = _pointer_deeper_than(value, MAX_JSON_DEPTH)
+    if too_deep is not None:
+        raise MalformedInput(
+            f"the request body nests deeper than {MAX_JSON_DEPTH} levels",
+            [FieldError(too_deep, f"nested more than {MAX_JSON_DEPTH} levels deep")],
+        )
+    return value
+
+
+def _pointer_deeper_than(value: Any, limit: int) -> str | None:
+    """The JSON Pointer of the first container nested deeper than `limit`, if any (iterative: no recursion)."""
+    pending: list[tuple[Any, str, int]] = [(value, "", 0)]
+    while pending:
+        node, pointer, depth = pending.pop()
+        if isinstance(node, dict | list) and depth >= limit:
+            return pointer
+        if isinstance(node, dict):
+            items = cast(dict[str, Any], node).items()
+            pending.extend((child, f"{pointer}/{_escape(key)}", depth + 1) for key, child in items)
+        elif isinstance(node, list):
+            pending.extend(
+                (child, f"{pointer}/{index}", depth + 1) for index, child in enumerate(cast(list[Any], node))
+            )
+    return None
+
+
+def _escape(key: str) -> str:
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+def refuse_control_characters_in_url() -> None:
+    """Identifiers with control characters match nothing, and PostgreSQL cannot even compare a NUL:
+    refuse them before any lookup, naming the part of the URL that holds one."""
+    try:
+        reject_control_characters(request.path)
+    except ValueError as exc:
+        raise MalformedInput("the URL path contains a control character", [FieldError("path", str(exc))]) from None
+    for name, value in request.args.items(multi=True):
+        for text in (name, value):
+            try:
+                reject_control_characters(text)
+            except ValueError as exc:
+                raise MalformedInput(
+                    f"query parameter {name!r} contains a control character", [FieldError(name, str(exc))]
+                ) from None
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
+from ec_issuer.core.validation import ShortText
 from ec_issuer.credentials.commands import IssueCredential, IssueDocument
 
 
@@ -46,8 +47,10 @@ class CredentialPage(BaseModel):
 
 
 class VerifyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a typo such as "credentialID" is an error, not ignored
+
     jws: str | None = Field(default=None, description="A compact JWS (vc+jwt)")
-    credentialId: str | None = Field(default=None, description="Or the id of a credential issued here")
+    credentialId: ShortText | None = Field(default=None, description="Or the id of a credential issued here")
 
 
 class CheckOut(BaseModel):

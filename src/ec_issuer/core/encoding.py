@@ -54,7 +54,10 @@ def b64url_decode(text: str) -> bytes:
 
 def format_datetime(moment: datetime) -> str:
     """XSD dateTime in UTC with a literal Z, as VC 2.0 and the OB3 schema expect."""
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
+    try:
+        return moment.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
+    except OverflowError:
+        raise ValueError("timestamp is out of range") from None
 
 
 def parse_datetime(text: str) -> datetime:
@@ -62,4 +65,7 @@ def parse_datetime(text: str) -> datetime:
     moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     if moment.tzinfo is None:
         raise ValueError("timestamp needs a timezone offset or Z")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 has no UTC equivalent
+        raise ValueError("timestamp is out of range") from None

@@ -7,6 +7,7 @@ RDFC-1.0 escaping in JSON-LD canonicalization and have no business in a credenti
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, StringConstraints, ValidationError
@@ -57,7 +58,17 @@ Email = Annotated[
 ]
 Did = Annotated[str, StringConstraints(max_length=2048), _NoControl, _pattern(_DID, "DID")]
 Slug = Annotated[str, StringConstraints(min_length=1, max_length=64), _pattern(_SLUG, "slug (a-z, 0-9 and '-')")]
-Timestamp = Annotated[AwareDatetime, BeforeValidator(_require_string)]
+
+
+def _in_utc(value: datetime) -> datetime:
+    # 0001-01-01T00:00:00+01:00 parses, yet has no UTC equivalent to sign or store.
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("timestamp is out of range once converted to UTC") from None
+
+
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_require_string), AfterValidator(_in_utc)]
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
-    StrictFloat,
-    StrictInt,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -29,7 +28,16 @@ from ec_issuer.core.validation import (
 )
 
 JsonObject = dict[str, Any]
-Number = StrictInt | StrictFloat
+
+
+def _json_number(value: Any) -> Any:
+    # Strict like StrictInt | StrictFloat, but one type: errors then point at the field, not a union member.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a JSON number")
+    return value
+
+
+Number = Annotated[int | float, BeforeValidator(_json_number)]
 
 
 class _Strict(BaseModel):

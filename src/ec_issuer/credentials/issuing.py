@@ -12,6 +12,7 @@ from ec_issuer.core.encoding import dumps, dumps_canonical
 from ec_issuer.core.errors import Conflict, FieldError, Forbidden, InvalidInput
 from ec_issuer.core.ports import Clock, IdGenerator
 from ec_issuer.core.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from ec_issuer.core.validation import reject_control_characters
 from ec_issuer.credentials import ob3
 from ec_issuer.credentials.commands import IssueCredential, IssueRequest
 from ec_issuer.credentials.model import CredentialStatus, IssuedCredential
@@ -54,11 +55,8 @@ class CredentialIssuer:
         self._ids = ids
 
     def issue(self, client: ApiClient, request: IssueRequest, idempotency_key: str | None = None) -> IssueOutcome:
-        if idempotency_key is not None and not 1 <= len(idempotency_key) <= MAX_IDEMPOTENCY_KEY_LENGTH:
-            raise InvalidInput(
-                "Idempotency-Key is not acceptable",
-                [FieldError("Idempotency-Key", f"must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters")],
-            )
+        if idempotency_key is not None:
+            _check_idempotency_key(idempotency_key)
         request_hash = hashlib.sha256(dumps_canonical(request.model_dump(mode="json"))).hexdigest()
         with self._uow() as uow:
             issuer = require_issuer_for(uow, client, request.issuer, "/issuer")
@@ -173,6 +171,19 @@ class CredentialIssuer:
 
 def _str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def _check_idempotency_key(key: str) -> None:
+    problem = None
+    if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH:
+        problem = f"must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters"
+    else:
+        try:
+            reject_control_characters(key)
+        except ValueError as exc:
+            problem = str(exc)
+    if problem is not None:
+        raise InvalidInput("Idempotency-Key is not acceptable", [FieldError("Idempotency-Key", problem)])
 
 
 def _replay(earlier: IssuedCredential, request_hash: str) -> IssueOutcome:

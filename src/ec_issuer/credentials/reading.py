@@ -10,6 +10,7 @@ from ec_issuer.core.encoding import b64url_decode, b64url_encode, dumps, format_
 from ec_issuer.core.errors import FieldError, InvalidInput, NotFound
 from ec_issuer.core.ports import Clock
 from ec_issuer.core.unit_of_work import UnitOfWorkFactory
+from ec_issuer.core.validation import reject_control_characters
 from ec_issuer.credentials.model import CredentialFilter, CredentialStatus, IssuedCredential, PageCursor
 from ec_issuer.credentials.recipient import RecipientReferencer
 from ec_issuer.issuers.service import find_issuer
@@ -41,7 +42,7 @@ def encode_cursor(cursor: PageCursor) -> str:
 def decode_cursor(text: str) -> PageCursor:
     try:
         issued_at, credential_id = loads(b64url_decode(text))
-        return PageCursor(parse_datetime(str(issued_at)), str(credential_id))
+        return PageCursor(parse_datetime(str(issued_at)), reject_control_characters(str(credential_id)))
     except (ValueError, TypeError):
         raise InvalidInput(
             "the cursor is not valid", [FieldError("cursor", "use the value a previous page returned")]
@@ -75,9 +76,8 @@ class CredentialReader:
             if query.issuer is not None:
                 issuer = find_issuer(uow, query.issuer)
                 slug = issuer.slug if issuer else query.issuer
-                if scope is not None and slug not in scope:
-                    slug = "\x00none"  # a filter outside the scope simply matches nothing
-                scope = (slug,)
+                # A filter outside the client's scope simply matches nothing.
+                scope = () if scope is not None and slug not in scope else (slug,)
             where = CredentialFilter(
                 issuer_slugs=scope,
                 status=status,

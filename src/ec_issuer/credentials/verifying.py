@@ -8,6 +8,7 @@ from typing import Any, Protocol, cast
 
 from ec_issuer.core.encoding import format_datetime
 from ec_issuer.core.ports import Clock
+from ec_issuer.core.validation import reject_control_characters
 from ec_issuer.credentials import ob3
 from ec_issuer.credentials.model import CredentialStatus
 from ec_issuer.credentials.schema import CredentialSchemaValidator
@@ -103,6 +104,13 @@ class CredentialVerifier:
         kid = jws.header.get("kid")
         if not isinstance(kid, str) or not kid:
             return [Check("key", False, "the header names no kid"), Check("signature", None, "no key to verify with")]
+        try:
+            reject_control_characters(kid)
+        except ValueError:
+            return [
+                Check("key", False, "the kid contains a control character: no published key has such an id"),
+                Check("signature", None, "no key to verify with"),
+            ]
         resolved = self._keys.resolve(kid)
         if resolved is None:
             return [
