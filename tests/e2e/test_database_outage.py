@@ -5,15 +5,20 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, delete, text
 from sqlalchemy.engine import make_url
 
 from ec_issuer.api.app import create_app
 from ec_issuer.bootstrap import build
+from ec_issuer.core.errors import Unavailable
 from ec_issuer.issuers.commands import CreateIssuer
 from ec_issuer.keys.model import Algorithm
+from ec_issuer.storage.engine import make_engine
 from ec_issuer.storage.tables import metadata
+from ec_issuer.storage.unit_of_work import SqlUnitOfWork
 from tests.conftest import json_of
+from tests.integration.test_storage import make_issuer
 from tests.services import POSTGRES_ADMIN_URL
 from tests.support import award_body, make_settings
 
@@ -73,3 +78,17 @@ def test_an_unreachable_database_is_a_503_problem_with_retry_after(tmp_path: Pat
     assert response.mimetype == "application/problem+json"
     assert response.headers["Retry-After"] == "1"
     assert "database" in json_of(response)["detail"]
+
+
+def test_a_connection_lost_inside_a_transaction_is_a_503_and_keeps_nothing(postgres_url: str) -> None:
+    engine = make_engine(postgres_url)
+    try:
+        with pytest.raises(Unavailable), SqlUnitOfWork(engine) as uow:
+            uow.issuers.add(make_issuer("lost-midway"))
+            assert _terminate_connections_to(postgres_url) >= 1
+            uow.issuers.get_root()  # the transaction's second statement meets the dead connection: no retry
+            uow.commit()
+        with SqlUnitOfWork(engine) as uow:
+            assert uow.issuers.get("lost-midway") is None
+    finally:
+        engine.dispose()

@@ -24,7 +24,7 @@ def make_engine(database_url: str) -> Engine:
             url,
             pool_size=5,
             max_overflow=5,
-            pool_pre_ping=True,
+            # No pre-ping: LazyConnection replaces a connection found dead on its first statement.
             pool_timeout=STATEMENT_TIMEOUT_MS / 1000,
             connect_args={"options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}", "connect_timeout": 5},
         )

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Hashable
 from typing import Any, cast
 
-from sqlalchemy import Connection, Row, and_, bindparam, or_, select, update
+from sqlalchemy import Row, and_, bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ec_issuer.access.model import ApiClient
@@ -14,9 +14,8 @@ from ec_issuer.credentials.ports import DuplicateIdempotencyKey
 from ec_issuer.issuers.model import Address, Issuer
 from ec_issuer.keys.model import Algorithm, KeyState, SigningKey
 from ec_issuer.storage.cache import ReadCache, Region
+from ec_issuer.storage.session import LazyConnection
 from ec_issuer.storage.tables import IDEMPOTENCY_CONSTRAINT, api_clients, issued_credentials, issuers, signing_keys
-
-ConnectionSource = Callable[[], Connection]
 
 # Built once: the hot reads and the credential INSERT then hit SQLAlchemy's compiled cache directly.
 _ISSUER_BY_SLUG = select(issuers).where(issuers.c.slug == bindparam("slug"))
@@ -30,17 +29,12 @@ _INSERT_CREDENTIAL = issued_credentials.insert()
 
 
 class _Repository:
-    """Runs statements on the unit of work's connection, which is opened only when first needed:
-    a request answered from the read cache never checks a connection out of the pool."""
+    """Runs statements on the unit of work's connection (see `LazyConnection`) and reads through the cache."""
 
-    def __init__(self, connection: ConnectionSource, cache: ReadCache, touched: set[Region]) -> None:
-        self._connection = connection
+    def __init__(self, connection: LazyConnection, cache: ReadCache, touched: set[Region]) -> None:
+        self._db = connection
         self._cache = cache
         self._touched = touched
-
-    @property
-    def _db(self) -> Connection:
-        return self._connection()
 
     def _changed(self, region: Region) -> None:
         self._cache.invalidate(region)

@@ -5,33 +5,30 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from ec_issuer.core.errors import Unavailable
 from ec_issuer.storage.cache import NO_CACHE, ReadCache, Region
 from ec_issuer.storage.repositories import SqlClients, SqlCredentials, SqlIssuers, SqlKeys
+from ec_issuer.storage.session import LazyConnection
 
 
 class SqlUnitOfWork:
-    """The connection is checked out of the pool on the first statement, not on entry, so that work
-    answered entirely from the read cache (an authenticated token, a known issuer) costs no round trip."""
-
     def __init__(self, engine: Engine, cache: ReadCache = NO_CACHE) -> None:
         self._engine = engine
         self._cache = cache
-        self._connection: Connection | None = None
-        self._active = False
+        self._connection: LazyConnection | None = None
         self._touched: set[Region] = set()
 
     def __enter__(self) -> Self:
-        self._active = True
+        self._connection = LazyConnection(self._engine)
         self._touched = set()
-        self.issuers = SqlIssuers(self._connect, self._cache, self._touched)
-        self.keys = SqlKeys(self._connect, self._cache, self._touched)
-        self.clients = SqlClients(self._connect, self._cache, self._touched)
-        self.credentials = SqlCredentials(self._connect, self._cache, self._touched)
+        self.issuers = SqlIssuers(self._connection, self._cache, self._touched)
+        self.keys = SqlKeys(self._connection, self._cache, self._touched)
+        self.clients = SqlClients(self._connection, self._cache, self._touched)
+        self.credentials = SqlCredentials(self._connection, self._cache, self._touched)
         return self
 
     def __exit__(
@@ -40,36 +37,29 @@ class SqlUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._active = False
         for region in self._touched:  # written but not committed: drop what may have been read meanwhile
             self._cache.invalidate(region)
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            try:
-                connection.rollback()  # a no-op after commit
-            except OperationalError:
-                pass  # the connection is lost; the server has dropped its transaction with it
-            finally:
-                connection.close()
+        connection, self._connection = self._bound(), None
+        try:
+            connection.rollback()  # a no-op after commit
+        except OperationalError:
+            pass  # the connection is lost; the server has dropped its transaction with it
+        finally:
+            connection.retire()
         if isinstance(exc, OperationalError | PoolTimeout):
             # Unreachable server, lost connection, lock or statement timeout, exhausted pool: the
             # request may succeed if repeated, which is what 503 tells the caller.
             raise Unavailable("the database is unavailable or busy; retry shortly") from exc
 
     def commit(self) -> None:
-        if not self._active:
-            raise RuntimeError("the unit of work is used outside its with-block")
-        if self._connection is not None:
-            self._connection.commit()
+        self._bound().commit()
         # Dropped again now that the change is visible: a reader that raced the commit may have
         # refilled the cache with the old rows in between.
         for region in self._touched:
             self._cache.invalidate(region)
         self._touched.clear()
 
-    def _connect(self) -> Connection:
-        if not self._active:
-            raise RuntimeError("the unit of work is used outside its with-block")
+    def _bound(self) -> LazyConnection:
         if self._connection is None:
-            self._connection = self._engine.connect()
+            raise RuntimeError("the unit of work is used outside its with-block")
         return self._connection
