@@ -9,7 +9,12 @@ server's CPU time per request (utime + stime of the server's whole process tree 
 issue/health ratios, which are what to compare between runs on a noisy machine.
 
     uv run python bench/issue_jose.py [--duration S] [--connections N] [--server granian|gunicorn]
-                                      [--databases sqlite,postgres] [--generator auto|wrk|python]
+                                      [--workers N] [--threads N] [--databases sqlite,postgres]
+                                      [--generator auto|wrk|python] [--json FILE]
+
+granian is started exactly as in production (`ec-issuer serve --workers N`), so its blocking threads per
+worker are the service's default for the database (1 on SQLite, 4 on PostgreSQL) unless `--threads`
+sets SERVER_THREADS.
 
 Every request goes to 127.0.0.1; every run is bounded in time. See bench/README.md.
 """
@@ -40,11 +45,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from ec_issuer.config import load_settings
+
 HOST = "127.0.0.1"
 CLI = "from ec_issuer.cli.main import cli; cli()"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 RESULT_MARK = "BENCH-RESULT "
-WHAT_IF_VARIABLE = "BENCH_WHAT_IF"  # read by bench/whatif.py
 ISSUER_SLUG = "bench"
 TARGET_RPS = 1500.0
 TARGET_P99_MS = 50.0
@@ -99,6 +105,8 @@ class LoadResult:
 class Measurement:
     database: str
     endpoint: str
+    workers: int
+    threads_per_worker: int
     requests: int
     rps: float
     p50_ms: float
@@ -240,34 +248,25 @@ def _run_cli(env: dict[str, str], cwd: Path, *arguments: str) -> str:
     return done.stdout
 
 
-def _server_command(
-    kind: str, workers: int, what_if: str | None, env: dict[str, str], data_dir: Path
-) -> tuple[list[str], str]:
+def server_threads(database_url: str, threads: int | None) -> int:
+    """Blocking threads per granian worker, by the service's own rule: SERVER_THREADS (`--threads`), else the
+    default for the database (src/ec_issuer/config.py)."""
+    environment = _server_environment(Path(tempfile.gettempdir()), database_url, 0, threads)
+    return load_settings(environment).server_threads
+
+
+def _server_command(kind: str, workers: int, env: dict[str, str], data_dir: Path) -> tuple[list[str], str]:
     """The argument vector that starts the server, and the admin token it will accept."""
-    if kind == "granian" and what_if is None:
-        # Exactly `ec-issuer serve`: migrate, create the bootstrap admin client, exec granian.
+    if kind == "granian":
+        # Exactly `ec-issuer serve`: migrate, create the bootstrap admin client, exec granian with the
+        # service's flags (blocking threads from SERVER_THREADS or the database's default).
         return [sys.executable, "-c", CLI, "serve", "--workers", str(workers)], env["ADMIN_BOOTSTRAP_TOKEN"]
-    # Other servers and factories get no start-up preparation from `serve`: do it with the CLI first.
+    # gunicorn gets no start-up preparation from `serve`: do it with the CLI first.
     _run_cli(env, data_dir, "db", "upgrade")
     admin = json.loads(_run_cli(env, data_dir, "clients", "create", "--name", "bench-admin", "--admin"))
-    factory = "ec_issuer.api.wsgi:create"
-    if what_if is not None:
-        # bench/whatif.py's factory: the same app with the named optimizations monkeypatched in each worker.
-        factory = "whatif:create"
-        env[WHAT_IF_VARIABLE] = what_if
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parent), env.get("PYTHONPATH")]))
-    if kind == "granian":
-        # The flags `ec-issuer serve` passes (src/ec_issuer/cli/main.py), with the factory swapped.
-        argv = [
-            *(sys.executable, "-m", "granian", "--interface", "wsgi", "--factory"),
-            *("--host", HOST, "--port", env["SERVER_PORT"], "--workers", str(workers)),
-            *("--blocking-threads", env.get("SERVER_THREADS", "4"), "--http1-header-read-timeout", "10000"),
-            *("--backpressure", "64", "--log-level", "warning", factory),
-        ]
-        return argv, str(admin["token"])
     argv = [
         *(sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"{HOST}:{env['SERVER_PORT']}"),
-        *("--log-level", "warning", f"{factory}()"),
+        *("--log-level", "warning", "ec_issuer.api.wsgi:create()"),
     ]
     return argv, str(admin["token"])
 
@@ -305,7 +304,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 def running_server(args: argparse.Namespace, database_url: str, data_dir: Path) -> Iterator[RunningServer]:
     port = free_port()
     env = _server_environment(data_dir, database_url, port, args.threads)
-    argv, admin_token = _server_command(args.server, args.workers, args.what_if, env, data_dir)
+    argv, admin_token = _server_command(args.server, args.workers, env, data_dir)
     log_path = data_dir / "server.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -624,7 +623,13 @@ def pick_generator(choice: str) -> Generator:
 
 
 def measure(
-    generator: Generator, server: RunningServer, spec: LoadSpec, warmup_s: float, database: str, scratch: Path
+    generator: Generator,
+    server: RunningServer,
+    spec: LoadSpec,
+    warmup_s: float,
+    database: str,
+    scratch: Path,
+    concurrency: tuple[int, int],
 ) -> Measurement:
     if warmup_s > 0:
         generator.run(LoadSpec(spec.port, spec.endpoint, spec.token, spec.connections, warmup_s), scratch)
@@ -640,6 +645,8 @@ def measure(
     measurement = Measurement(
         database=database,
         endpoint=spec.endpoint.name,
+        workers=concurrency[0],
+        threads_per_worker=concurrency[1],
         requests=result.requests,
         rps=result.requests / result.duration_s if result.duration_s else 0.0,
         p50_ms=result.p50_ms,
@@ -672,13 +679,21 @@ def bench_database(database: str, args: argparse.Namespace, generator: Generator
         with context as url:
             if url is None:
                 return []
-            print(f"[{database}] starting {args.server} with {args.workers} workers ...", flush=True)
+            workers = args.workers
+            threads = server_threads(url, args.threads) if args.server == "granian" else 1
+            print(
+                f"[{database}] starting {args.server} with {workers} workers x {threads} "
+                f"thread{'s' if threads != 1 else ''} ...",
+                flush=True,
+            )
             with running_server(args, url, data_dir) as server:
                 token = register_fixtures(server)
                 results = []
                 for endpoint in (HEALTH, ISSUE):
                     spec = LoadSpec(server.port, endpoint, token, args.connections, args.duration)
-                    results.append(measure(generator, server, spec, args.warmup, database, data_dir))
+                    results.append(
+                        measure(generator, server, spec, args.warmup, database, data_dir, (workers, threads))
+                    )
                 return results
 
 
@@ -729,11 +744,27 @@ def print_table(results: list[Measurement]) -> None:
             continue
         met = issue.rps >= TARGET_RPS and issue.p99_ms < TARGET_P99_MS and issue.non2xx == 0
         print(
-            f"{database:<8} issue/health: req/s {issue.rps / health.rps:.3f}, "
+            f"{database:<8} ({issue.workers} workers x {issue.threads_per_worker} threads) issue/health: "
+            f"req/s {issue.rps / health.rps:.3f}, "
             f"server CPU per request {issue.server_cpu_ms_per_request / health.server_cpu_ms_per_request:.1f}x"
             f"  | target >= {TARGET_RPS:,.0f} credentials/s with p99 < {TARGET_P99_MS:.0f} ms: "
             f"{'MET' if met else 'NOT MET'} ({issue.rps:,.0f}/s, p99 {issue.p99_ms:.1f} ms)"
         )
+
+
+def _database_url_kind(database: str, args: argparse.Namespace) -> str:
+    """A URL of the database's kind, enough for the service's thread default (only the scheme matters)."""
+    return "sqlite:///ec-issuer.db" if database == "sqlite" else str(args.postgres_url)
+
+
+def _threads_summary(args: argparse.Namespace) -> str:
+    if args.server != "granian":
+        return "1 (gunicorn sync workers)"
+    source = "--threads (SERVER_THREADS)" if args.threads is not None else "the service's default by database"
+    counts = ", ".join(
+        f"{database} {server_threads(_database_url_kind(database, args), args.threads)}" for database in args.databases
+    )
+    return f"{counts} ({source})"
 
 
 def parse_arguments() -> argparse.Namespace:
@@ -744,7 +775,9 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--server", choices=["granian", "gunicorn"], default="granian")
     parser.add_argument("--workers", type=int, default=2, help="server worker processes (default 2)")
     parser.add_argument(
-        "--threads", type=int, help="granian blocking threads per worker (SERVER_THREADS; default: the service's)"
+        "--threads",
+        type=int,
+        help="granian blocking threads per worker, as SERVER_THREADS (default: the service's, 1 SQLite, 4 PostgreSQL)",
     )
     parser.add_argument("--databases", default="sqlite,postgres", help="comma-separated: sqlite,postgres")
     parser.add_argument("--generator", choices=["auto", "wrk", "python"], default="auto")
@@ -752,11 +785,6 @@ def parse_arguments() -> argparse.Namespace:
         "--postgres-url",
         default=os.environ.get("TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL),
         help="administrative PostgreSQL URL; a throw-away database is created on it and dropped",
-    )
-    parser.add_argument(
-        "--what-if",
-        metavar="NAMES",
-        help="serve bench/whatif.py's app with these optimizations monkeypatched in (comma-separated, or all)",
     )
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     args = parser.parse_args()
@@ -767,13 +795,8 @@ def parse_arguments() -> argparse.Namespace:
         parser.error("--duration must be in (0, 300] and --warmup in [0, 60]")
     if not 1 <= args.connections <= 256 or not 1 <= args.workers <= 16 or not 1 <= (args.threads or 1) <= 64:
         parser.error("--connections must be 1..256, --workers 1..16 and --threads 1..64")
-    if args.what_if is not None:
-        from whatif import parse_names
-
-        try:
-            args.what_if = ",".join(parse_names(args.what_if))
-        except ValueError as exc:
-            parser.error(str(exc))
+    if args.threads is not None and args.server != "granian":
+        parser.error("--threads applies to granian only (gunicorn runs sync workers, one request at a time)")
     args.databases = databases
     return args
 
@@ -784,12 +807,8 @@ def main() -> None:
         return
     args = parse_arguments()
     generator = pick_generator(args.generator)
-    threads = f" x{args.threads} threads" if args.threads else ""
-    if args.what_if:
-        threads += f", WHAT-IF (bench/whatif.py, monkeypatched: {args.what_if})"
-    print(
-        f"ec-issuer issuing benchmark: {args.server} x{args.workers} workers{threads}, {args.connections} connections,"
-    )
+    print(f"ec-issuer issuing benchmark: {args.server} x{args.workers} workers, {args.connections} connections,")
+    print(f"  threads per worker: {_threads_summary(args)}")
     print(f"  {args.warmup:g} s warm-up + {args.duration:g} s per endpoint, databases {', '.join(args.databases)}")
     print(f"  load generator: {generator.name}")
     print(f"  source: {source_revision()}")

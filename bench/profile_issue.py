@@ -7,11 +7,16 @@ client, then:
 1. times whole requests through the WSGI callable (hand-built environ, so no test-client overhead) for
    `POST /api/v1/credentials` and `GET /health`, in process CPU time;
 2. times each stage of the issuing path on its own (authentication, body parsing, the use case and its
-   parts, the presenter) so the savings of an optimization can be read off directly;
+   parts, the presenter) as production runs it: client, issuer and keys come from the per-process read
+   cache (storage/cache.py) and a unit of work checks out a connection only on its first statement
+   (storage/session.py LazyConnection), which on the issuing path is the INSERT. What the cache saves
+   (the SELECTs of a miss, once per CACHE_TTL_SECONDS per worker) and the duplicate-id SELECT (run only
+   for caller-supplied credential ids) are timed apart;
 3. runs `--requests` issuing requests under cProfile and prints the hottest functions and the share of
    the named areas (cProfile inflates pure-Python code relative to C; use stage 2 for absolute numbers).
 
-    uv run python bench/profile_issue.py [--requests 2000] [--database sqlite|postgres] [--top 30]
+    uv run python bench/profile_issue.py [--requests 2000] [--stage-calls 1000] [--database sqlite|postgres]
+                                         [--top 30] [--save FILE]
 """
 
 from __future__ import annotations
@@ -20,12 +25,10 @@ import argparse
 import contextlib
 import cProfile
 import dataclasses
-import functools
 import hashlib
 import io
 import pstats
 import secrets
-import statistics
 import sys
 import tempfile
 import time
@@ -33,10 +36,11 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-import whatif
 from issue_jose import DEFAULT_POSTGRES_URL, ISSUE_BODY, RECIPIENT, postgres_database, source_revision
 
 from ec_issuer.access.commands import CreateClient
+from ec_issuer.access.model import hash_token
+from ec_issuer.access.policy import IssueIntent
 from ec_issuer.api.app import create_app
 from ec_issuer.api.presenters import credential_full
 from ec_issuer.bootstrap import Container, build
@@ -50,9 +54,11 @@ from ec_issuer.keys.model import Algorithm
 from ec_issuer.keys.service import active_signing_key
 from ec_issuer.signing.jose import sign_vc_jwt
 from ec_issuer.storage.migrate import upgrade
+from ec_issuer.storage.unit_of_work import SqlUnitOfWork
 
 SLUG = "bench"
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+Stage = tuple[str, Callable[[int], object]]
 
 
 def body_for(number: int) -> bytes:
@@ -139,17 +145,23 @@ def prepare(url: str, data_dir: Path) -> tuple[Container, str]:
     return container, token
 
 
-def stage_timings(container: Container, app: WsgiApp, token: str, count: int) -> list[tuple[str, float]]:
+def stage_timings(container: Container, app: WsgiApp, token: str) -> list[tuple[str, list[Stage]]]:
+    """The stages to time, in sections; each is a function of a running number."""
     client = container.access.authenticate(token)
     request = parse_issue_request(loads(body_for(0)))
     assert isinstance(request, IssueCredential)
     # The use case's collaborators, reached on purpose: each stage is timed on its own.
     issuing: Any = container.issuing
-    new_uow: Callable[[], Any] = issuing._uow
+    new_uow: Callable[[], Any] = issuing._uow  # the production factory: units of work on the read cache
+
+    def uncached_uow() -> Any:
+        return SqlUnitOfWork(container.engine)  # no read cache: every read is a SELECT
+
     with new_uow() as uow:
         issuer = require_issuer_for(uow, client, SLUG, "/issuer")
         key = active_signing_key(uow, issuer, Algorithm.ES256, "/algorithm")
     recipient = issuing._recipient_identity(request)
+    intent = IssueIntent(client, issuer.slug, request.achievement.id, recipient.subject_ref)
     now = container.clock.now()
 
     def build_document() -> dict[str, Any]:
@@ -160,9 +172,9 @@ def stage_timings(container: Container, app: WsgiApp, token: str, count: int) ->
     document = build_document()
     stored = container.issuing.issue(client, request).credential
 
-    def in_uow(action: Callable[[Any], object]) -> Callable[[int], object]:
+    def in_uow(action: Callable[[Any], object], factory: Callable[[], Any] = new_uow) -> Callable[[int], object]:
         def run(_: int) -> object:
-            with new_uow() as uow:
+            with factory() as uow:
                 return action(uow)
 
         return run
@@ -172,41 +184,60 @@ def stage_timings(container: Container, app: WsgiApp, token: str, count: int) ->
             uow.credentials.add(dataclasses.replace(stored, id=f"urn:uuid:stage-{number}-{secrets.token_hex(4)}"))
             uow.commit()
 
+    def checkout(_: int) -> None:
+        container.engine.connect().close()
+
     def issue_request(number: int) -> None:
         assert call(app, environ("POST", "/api/v1/credentials", body_for(number), token)).startswith("201")
 
     def request_hash(_: int) -> str:
         return hashlib.sha256(dumps_canonical(request.model_dump(mode="json"))).hexdigest()
 
-    stages: list[tuple[str, Callable[[int], object]]] = [
+    def issuer_and_keys(uow: Any) -> object:
+        return active_signing_key(uow, require_issuer_for(uow, client, SLUG, "/"), key.algorithm, "/")
+
+    every_request: list[Stage] = [
         ("WSGI POST /api/v1/credentials (whole request)", issue_request),
         ("WSGI GET /health (whole request)", lambda _: call(app, environ("GET", "/health", b"", None))),
-        ("  authenticate (SHA-256 + uow + SELECT client)", lambda _: container.access.authenticate(token)),
+        ("  authenticate (SHA-256, client from the read cache)", lambda _: container.access.authenticate(token)),
         ("  orjson.loads + parse_issue_request (pydantic)", lambda n: parse_issue_request(loads(body_for(n)))),
         ("  CredentialIssuer.issue (whole use case)", lambda _: container.issuing.issue(client, request)),
         ("    request hash (model_dump + canonical JSON + SHA-256)", request_hash),
-        ("    empty unit of work (connect + rollback + close)", in_uow(lambda _: None)),
-        (
-            "    require_issuer_for (SELECT issuer, in a uow)",
-            in_uow(lambda u: require_issuer_for(u, client, SLUG, "/")),
-        ),
-        (
-            "    duplicate-id check (SELECT credential by id, in a uow)",
-            in_uow(lambda u: u.credentials.get(f"urn:uuid:{secrets.token_hex(16)}")),
-        ),
-        (
-            "    active_signing_key (SELECT keys, in a uow)",
-            in_uow(lambda u: active_signing_key(u, issuer, key.algorithm, "/")),
-        ),
+        ("    unit of work, no statement (no connection checked out)", in_uow(lambda _: None)),
+        ("    require_issuer_for (read cache, in a uow)", in_uow(lambda u: require_issuer_for(u, client, SLUG, "/"))),
         ("    recipient identity (salted SHA-256 + HMAC)", lambda _: issuing._recipient_identity(request)),
         ("    ob3.build_achievement_credential", lambda _: build_document()),
+        (f"    authorization: {type(issuing._policy).__name__}.decide", lambda _: issuing._policy.decide(intent)),
         ("    OB3 JSON Schema validation (jsonschema-rs)", lambda _: issuing._schema.errors(document)),
+        (
+            "    active_signing_key (read cache, in a uow)",
+            in_uow(lambda u: active_signing_key(u, issuer, key.algorithm, "/")),
+        ),
         ("    dumps + sign_vc_jwt (ES256)", lambda _: sign_vc_jwt(dumps(document), key, issuing._custody)),
-        ("    INSERT credential + COMMIT (in a uow)", insert_commit),
+        ("    INSERT credential + COMMIT (in a uow, connection checked out for it)", insert_commit),
+        ("      of which: pool checkout + return (Engine.connect + close)", checkout),
         ("  credential_full + dumps (response body)", lambda _: dumps(credential_full(stored, now))),
         ("  (building the next body: harness overhead, in the first two)", body_for),
     ]
-    return [(name, cpu_us_per_call(action, count)) for name, action in stages]
+    cache_misses_and_rare_paths: list[Stage] = [
+        (
+            "  client by token hash (checkout + SELECT, uncached uow)",
+            in_uow(lambda u: u.clients.get_by_token_hash(hash_token(token)), uncached_uow),
+        ),
+        ("  issuer + its keys (checkout + 2 SELECTs, uncached uow)", in_uow(issuer_and_keys, uncached_uow)),
+        (
+            "  duplicate-id check, caller-supplied ids only (checkout + SELECT)",
+            in_uow(lambda u: u.credentials.get(f"urn:uuid:{secrets.token_hex(16)}")),
+        ),
+    ]
+    return [
+        ("on every issuing request", every_request),
+        (
+            f"not on every request: read-cache misses (once per {container.settings.cache_ttl_seconds:g} s per worker"
+            " and key) and the duplicate-id check",
+            cache_misses_and_rare_paths,
+        ),
+    ]
 
 
 # Areas reported from the profile: (label, file fragment, function name); cumulative time of each.
@@ -214,22 +245,28 @@ AREAS: list[tuple[str, str, str]] = [
     ("Flask/APIFlask request handling (wsgi_app)", "flask/app.py", "wsgi_app"),
     ("  view function issue_credential", "routes_credentials.py", "issue_credential"),
     ("  bearer auth: AccessService.authenticate", "access/service.py", "authenticate"),
+    ("    SqlClients.get_by_token_hash (read cache)", "storage/repositories.py", "get_by_token_hash"),
     ("  read_json_body", "api/http.py", "read_json_body"),
     ("  parse_issue_request (pydantic)", "credentials/commands.py", "parse_issue_request"),
     ("  CredentialIssuer.issue", "credentials/issuing.py", "issue"),
     ("    require_issuer_for", "issuers/service.py", "require_issuer_for"),
+    ("      SqlIssuers.get / get_by_did (read cache)", "storage/repositories.py", "_cached_one"),
     ("    CredentialIssuer._prepare", "credentials/issuing.py", "_prepare"),
     ("      build_achievement_credential", "credentials/ob3.py", "build_achievement_credential"),
+    ("      authorization policy decide", "access/", "decide"),
     ("      Ob3SchemaValidator.errors", "credentials/schema.py", "errors"),
     ("      active_signing_key", "keys/service.py", "active_signing_key"),
-    ("      repositories *.get (issuer by slug, credential by id)", "storage/repositories.py", "get"),
+    ("        SqlKeys.for_issuer (read cache)", "storage/repositories.py", "for_issuer"),
     ("      sign_vc_jwt", "signing/jose.py", "sign_vc_jwt"),
     ("    SqlCredentials.add (INSERT)", "storage/repositories.py", "add"),
     ("    SqlUnitOfWork.commit", "storage/unit_of_work.py", "commit"),
-    ("    SqlUnitOfWork.__enter__ (connect)", "storage/unit_of_work.py", "__enter__"),
-    ("    SqlUnitOfWork.__exit__ (rollback, close)", "storage/unit_of_work.py", "__exit__"),
+    ("    SqlUnitOfWork.__enter__ (repositories; no connection)", "storage/unit_of_work.py", "__enter__"),
+    ("    SqlUnitOfWork.__exit__ (rollback, return connection)", "storage/unit_of_work.py", "__exit__"),
     ("  credential_full (presenter)", "api/presenters.py", "credential_full"),
     ("  json_response", "api/http.py", "json_response"),
+    ("ReadCache.get (every cached read)", "storage/cache.py", "get"),
+    ("LazyConnection.execute (every statement)", "storage/session.py", "execute"),
+    ("  LazyConnection._checked_out (pool checkout on first use)", "storage/session.py", "_checked_out"),
     ("SQLAlchemy Connection.execute (all statements)", "sqlalchemy/engine/base.py", "execute"),
     ("sqlite3 Cursor.execute (driver)", "", "execute' of 'sqlite3.Cursor"),
     ("psycopg Cursor.execute (driver)", "psycopg/cursor.py", "execute"),
@@ -266,57 +303,11 @@ def profile(app: WsgiApp, token: str, count: int, top: int, save: Path | None) -
     print("\nareas (cumulative time, share of all profiled time):")
     for label, cumulative, calls in area_shares(stats):
         per_request = cumulative / count * 1e6
-        print(f"  {label:<52} {per_request:8.0f} µs/req {cumulative / total:6.1%}  ({calls / count:.1f} calls/req)")
+        print(f"  {label:<60} {per_request:8.0f} µs/req {cumulative / total:6.1%}  ({calls / count:.1f} calls/req)")
     print(f"\ntop {top} functions by own time:")
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).sort_stats(pstats.SortKey.TIME).print_stats(top)
     print("\n".join(line for line in out.getvalue().splitlines() if line.strip())[-20000:])
-
-
-def what_if(container: Container, app: WsgiApp, token: str, count: int) -> None:
-    """Each option of whatif.py alone, then all together, measured on whole requests (see its docstring)."""
-    names = [n for n in whatif.OPTIONS if n != "no-pre-ping" or container.engine.dialect.name == "postgresql"]
-    options: list[tuple[str, Callable[[], list[Any]]]] = [
-        (whatif.OPTIONS[name][0], functools.partial(whatif.OPTIONS[name][1], container)) for name in names
-    ]
-
-    counter = iter(range(10**6, 10**8))
-
-    def batch(patches: list[Any], size: int) -> float:
-        """Process CPU µs per whole issuing request over one batch, with the patches applied."""
-        with contextlib.ExitStack() as stack:
-            for patch in patches:
-                stack.enter_context(patch)
-            envs = [environ("POST", "/api/v1/credentials", body_for(next(counter)), token) for _ in range(size + 20)]
-            for env in envs[:20]:  # settle caches after switching
-                call(app, env)
-            started = time.process_time_ns()
-            for env in envs[20:]:
-                assert call(app, env).startswith("201")
-            return (time.process_time_ns() - started) / size / 1000
-
-    def compare(patches: Callable[[], list[Any]]) -> tuple[float, float, float]:
-        """Baseline and option batches interleaved (ABBA), so machine noise hits both alike."""
-        base, option, saved = [], [], []
-        for round_number in range(rounds):
-            first_option = round_number % 2 == 1
-            a = batch(patches() if first_option else [], size)
-            b = batch([] if first_option else patches(), size)
-            base_cost, option_cost = (b, a) if first_option else (a, b)
-            base.append(base_cost)
-            option.append(option_cost)
-            saved.append(base_cost - option_cost)
-        return statistics.median(base), statistics.median(option), statistics.median(saved)
-
-    rounds, size = 7, max(count // 5, 50)
-    print(
-        f"\nwhat-if: process CPU µs per whole WSGI issuing request; baseline and option alternate in {rounds} "
-        f"rounds of {size} requests, saving = median of the paired differences:"
-    )
-    everything: Callable[[], list[Any]] = lambda: [patch for _, patches in options for patch in patches()]  # noqa: E731
-    for name, patches in [*options, ("all of the above together", everything)]:
-        base, option, saved = compare(patches)
-        print(f"  {name:<58} {base:7.1f} -> {option:7.1f}   saves {saved:6.1f} µs ({saved / base:.0%})")
 
 
 def main() -> None:
@@ -326,7 +317,6 @@ def main() -> None:
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
     parser.add_argument("--top", type=int, default=30)
-    parser.add_argument("--what-if", action="store_true", help="measure candidate optimizations (monkeypatched)")
     parser.add_argument("--save", type=Path, help="also write the raw profile here (for pstats or snakeviz)")
     args = parser.parse_args()
     if not 1 <= args.requests <= 50_000 or not 10 <= args.stage_calls <= 50_000:
@@ -342,11 +332,11 @@ def main() -> None:
             call(wsgi, environ("POST", "/api/v1/credentials", body_for(-n), token))
         print(f"source: {source_revision()}")
         print(f"stage timings ({args.database}, process CPU µs per call, median of 5 batches):")
-        for name, cost in stage_timings(container, wsgi, token, args.stage_calls):
-            print(f"  {name:<60} {cost:8.1f}")
+        for section, stages in stage_timings(container, wsgi, token):
+            print(f"{section}:")
+            for name, action in stages:
+                print(f"  {name:<72} {cpu_us_per_call(action, args.stage_calls):8.1f}", flush=True)
         profile(wsgi, token, args.requests, args.top, args.save)
-        if args.what_if:
-            what_if(container, wsgi, token, args.stage_calls)
         container.engine.dispose()
 
 
