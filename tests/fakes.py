@@ -10,15 +10,13 @@ checked against the committed state of every transaction, as a database constrai
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Generic, Self, TypeVar
 
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from ec_issuer.access.model import ApiClient
 from ec_issuer.access.policy import AuthorizationPolicy, Decision, IssueIntent, ScopePolicy
@@ -33,6 +31,7 @@ from ec_issuer.credentials.ports import CredentialRepository, DuplicateIdempoten
 from ec_issuer.credentials.reading import CredentialReader
 from ec_issuer.credentials.recipient import RecipientReferencer
 from ec_issuer.credentials.schema import Ob3SchemaValidator
+from ec_issuer.custody.formats import sign_with
 from ec_issuer.issuers.model import DidWebLayout, Issuer
 from ec_issuer.issuers.ports import IssuerRepository
 from ec_issuer.issuers.service import IssuerService
@@ -110,14 +109,13 @@ class FakeKeyCustody:
         if private is None:
             raise Unavailable(f"key {key_ref} is not held by custody '{self._name}'")
         self.signed.append((key_ref, algorithm, data))
-        if algorithm is Algorithm.ES256:
-            if not isinstance(private, ec.EllipticCurvePrivateKey):
-                raise ValueError("key does not match algorithm ES256")
-            r, s = decode_dss_signature(private.sign(data, ec.ECDSA(hashes.SHA256())))
-            return r.to_bytes(32, "big") + s.to_bytes(32, "big")
-        if not isinstance(private, ed25519.Ed25519PrivateKey):
-            raise ValueError("key does not match algorithm EdDSA")
-        return private.sign(data)
+        return sign_with(private, algorithm, data)
+
+    def sign_many(self, key_ref: str, algorithm: Algorithm, items: Sequence[bytes]) -> list[bytes]:
+        return [self.sign(key_ref, algorithm, data) for data in items]
+
+    def import_key(self, algorithm: Algorithm, material: str) -> GeneratedKey:
+        raise NotImplementedError("the in-memory custody only generates keys")
 
     def check(self) -> None:
         self._ensure_available()
@@ -235,6 +233,22 @@ class FakeKeys:
         if not self._issuers.contains(key.issuer_slug):
             raise FakeIntegrityError(f"no issuer {key.issuer_slug!r} for key {key.kid!r}")
         self._table.put(key.kid, key)
+
+    def update(self, key: SigningKey) -> None:
+        stored = self._table.get(key.kid)
+        if stored is None:
+            raise FakeIntegrityError(f"no key {key.kid!r} to update")
+        self._table.put(
+            key.kid,
+            replace(
+                stored,
+                state=key.state,
+                activated_at=key.activated_at,
+                retired_at=key.retired_at,
+                revoked_at=key.revoked_at,
+                revocation_reason=key.revocation_reason,
+            ),
+        )
 
     def get(self, kid: str) -> SigningKey | None:
         return self._table.get(kid)
@@ -427,6 +441,7 @@ def fake_services(
     layout = DidWebLayout(base_url)
     uow = database.factory
     custodians: dict[str, KeyCustody] = {custody.name: custody, **(extra_custodians or {})}
+    keys = KeyService(uow, custodians, clock, default_custody=custody.name)
     return FakeServices(
         database=database,
         custody=custody,
@@ -435,10 +450,10 @@ def fake_services(
         policy=policy,
         recipients=recipients,
         layout=layout,
-        issuers=IssuerService(uow, layout, clock),
-        keys=KeyService(uow, custodians, clock, default_custody=custody.name),
+        issuers=IssuerService(uow, layout, clock, keys),
+        keys=keys,
         access=AccessService(uow, clock, ids),
-        issuing=CredentialIssuer(uow, policy, custody, Ob3SchemaValidator(), recipients, clock, ids),
+        issuing=CredentialIssuer(uow, policy, custodians, Ob3SchemaValidator(), recipients, clock, ids),
         reading=CredentialReader(uow, recipients),
     )
 

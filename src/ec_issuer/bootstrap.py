@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from ec_issuer.access.http_policy import HttpPolicy
 from ec_issuer.access.policy import AuthorizationPolicy, ScopePolicy
 from ec_issuer.access.service import AccessService
-from ec_issuer.config import Settings, development_admin_token
+from ec_issuer.config import ConfigurationError, Settings, development_admin_token
 from ec_issuer.core.ports import Clock, IdGenerator
 from ec_issuer.core.system import RandomIds, SystemClock
 from ec_issuer.core.unit_of_work import UnitOfWork
@@ -24,11 +24,12 @@ from ec_issuer.credentials.reading import CredentialReader, StoredStatuses
 from ec_issuer.credentials.recipient import RecipientReferencer
 from ec_issuer.credentials.schema import Ob3SchemaValidator
 from ec_issuer.credentials.verifying import CredentialVerifier
+from ec_issuer.custody.local import LocalKeyCustody
 from ec_issuer.issuers.commands import CreateIssuer
 from ec_issuer.issuers.model import DidWebLayout
 from ec_issuer.issuers.service import IssuerService
-from ec_issuer.keys.local_custody import LocalKeyCustody
 from ec_issuer.keys.model import Algorithm
+from ec_issuer.keys.ports import KeyCustody
 from ec_issuer.keys.resolution import StoredKeyResolver
 from ec_issuer.keys.service import KeyService
 from ec_issuer.storage.cache import ReadCache
@@ -81,7 +82,8 @@ def build(
             if settings.authz_policy_url
             else ScopePolicy()
         )
-    custody = LocalKeyCustody(settings.keystore_path, settings.keystore_secret)
+    custodians = key_custodians(settings)
+    keys = KeyService(uow, custodians, clock, settings.default_key_backend)
     layout = DidWebLayout(settings.issuer_base_url)
     recipients = RecipientReferencer(derive_secret(settings.keystore_secret, "recipient-references"))
     schema = Ob3SchemaValidator()
@@ -89,14 +91,38 @@ def build(
         settings=settings,
         engine=engine,
         layout=layout,
-        issuers=IssuerService(uow, layout, clock),
-        keys=KeyService(uow, {custody.name: custody}, clock),
+        issuers=IssuerService(uow, layout, clock, keys),
+        keys=keys,
         access=AccessService(uow, clock, ids),
-        issuing=CredentialIssuer(uow, policy, custody, schema, recipients, clock, ids),
+        issuing=CredentialIssuer(uow, policy, custodians, schema, recipients, clock, ids),
         reading=CredentialReader(uow, recipients),
         verifier=CredentialVerifier(StoredKeyResolver(uow), schema, clock, StoredStatuses(uow, clock)),
         clock=clock,
     )
+
+
+def key_custodians(settings: Settings) -> dict[str, KeyCustody]:
+    """The local keystore always; each other backend when its settings are present. Adapters are
+    imported only when configured, so an installation without an HSM never loads its library."""
+    custodians: dict[str, KeyCustody] = {"local": LocalKeyCustody(settings.keystore_path, settings.keystore_secret)}
+    if settings.pkcs11 is not None:
+        from ec_issuer.custody.pkcs11 import Pkcs11Custody
+
+        custodians["pkcs11"] = Pkcs11Custody(settings.pkcs11)
+    if settings.vault is not None:
+        from ec_issuer.custody.vault import VaultTransitCustody
+
+        custodians["vault"] = VaultTransitCustody(settings.vault)
+    if settings.kms is not None:
+        from ec_issuer.custody.kms import KmsCustody
+
+        custodians["kms"] = KmsCustody(settings.kms)
+    if settings.default_key_backend not in custodians:
+        raise ConfigurationError(
+            f"KEY_BACKEND_DEFAULT={settings.default_key_backend!r} is not configured; "
+            f"configured: {', '.join(sorted(custodians))}"
+        )
+    return custodians
 
 
 def prepare(container: Container) -> str | None:

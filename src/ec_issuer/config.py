@@ -6,7 +6,7 @@ import logging
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -18,6 +18,29 @@ PRODUCTION = "production"
 
 class ConfigurationError(Exception):
     """The environment does not describe a service that can start."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pkcs11Settings:
+    module: str  # path of the PKCS#11 library, e.g. /usr/lib/softhsm/libsofthsm2.so
+    token_label: str
+    pin: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class VaultSettings:
+    url: str
+    token: str = field(repr=False)
+    transit_mount: str = "transit"
+    namespace: str | None = None
+    timeout_seconds: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class KmsSettings:
+    region: str
+    endpoint_url: str | None = None  # another KMS-compatible endpoint; credentials come from the AWS chain
+    timeout_seconds: float = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +62,10 @@ class Settings:
     authz_policy_token: str | None
     log_level: str
     cache_ttl_seconds: float = 5.0
+    default_key_backend: str = "local"
+    pkcs11: Pkcs11Settings | None = None
+    vault: VaultSettings | None = None
+    kms: KmsSettings | None = None
 
     @property
     def is_development(self) -> bool:
@@ -112,7 +139,57 @@ def load_settings(environ: Mapping[str, str] | None = None, *, mode: str | None 
         authz_policy_token=env.get("AUTHZ_POLICY_TOKEN") or None,
         log_level=env.get("LOG_LEVEL", "INFO"),
         cache_ttl_seconds=cache_ttl_seconds,
+        default_key_backend=env.get("KEY_BACKEND_DEFAULT", "local"),
+        pkcs11=_pkcs11_settings(env),
+        vault=_vault_settings(env),
+        kms=_kms_settings(env),
     )
+
+
+def _secret(env: Mapping[str, str], name: str) -> str | None:
+    """A secret from NAME, or from the file NAME_FILE names (for container secrets)."""
+    value = env.get(name)
+    if value:
+        return value
+    path = env.get(f"{name}_FILE")
+    if path:
+        try:
+            return Path(path).read_text().strip()
+        except OSError as exc:
+            raise ConfigurationError(f"{name}_FILE cannot be read: {exc.strerror}") from None
+    return None
+
+
+def _pkcs11_settings(env: Mapping[str, str]) -> Pkcs11Settings | None:
+    module = env.get("PKCS11_MODULE")
+    if not module:
+        return None
+    label, pin = env.get("PKCS11_TOKEN_LABEL"), _secret(env, "PKCS11_PIN")
+    if not label or not pin:
+        raise ConfigurationError("PKCS11_MODULE needs PKCS11_TOKEN_LABEL and PKCS11_PIN (or PKCS11_PIN_FILE)")
+    return Pkcs11Settings(module=module, token_label=label, pin=pin)
+
+
+def _vault_settings(env: Mapping[str, str]) -> VaultSettings | None:
+    url = env.get("VAULT_ADDR")
+    if not url:
+        return None
+    token = _secret(env, "VAULT_TOKEN")
+    if not token:
+        raise ConfigurationError("VAULT_ADDR needs VAULT_TOKEN (or VAULT_TOKEN_FILE)")
+    return VaultSettings(
+        url=url.rstrip("/"),
+        token=token,
+        transit_mount=env.get("VAULT_TRANSIT_MOUNT", "transit").strip("/"),
+        namespace=env.get("VAULT_NAMESPACE") or None,
+    )
+
+
+def _kms_settings(env: Mapping[str, str]) -> KmsSettings | None:
+    region = env.get("KMS_REGION")
+    if not region:
+        return None
+    return KmsSettings(region=region, endpoint_url=env.get("KMS_ENDPOINT_URL") or None)
 
 
 def _development_secret(data_dir: Path) -> str:

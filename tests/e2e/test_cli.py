@@ -17,6 +17,8 @@ from typing import Any
 import httpx
 import pytest
 from click.testing import CliRunner, Result
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from ec_issuer.bootstrap import build
 from ec_issuer.cli.main import cli
@@ -155,7 +157,7 @@ def test_keys_generate_and_list_show_no_private_material(ready: Cli) -> None:
     output = ready.ok("keys", "generate", "--issuer", "acme", "--algorithm", "ES256")
     key = loads(output)
     assert key["algorithm"] == "ES256"
-    assert key["state"] == "active"
+    assert key["state"] == "pending"  # acme has an active ES256 key: the new one waits, published
     assert key["kid"].startswith("did:web:issuer.test:issuers:acme#")
     assert set(key["publicJwk"]) == {"kty", "crv", "x", "y"}
     assert '"d"' not in output
@@ -382,3 +384,53 @@ def test_serve_dev_starts_a_working_service(dev_server: tuple[str, Path]) -> Non
     assert spec.json()["openapi"].startswith("3.1")
 
     assert httpx.get(f"{base}/docs", timeout=5).status_code == 200
+
+
+def test_keys_rotate_retire_revoke_and_import(ready: Cli, tmp_path: Path) -> None:
+    [es256, _] = ready.json("keys", "list", "--issuer", "acme")
+    rotated = ready.json("keys", "rotate", "--issuer", "acme")
+    assert rotated["state"] == "active"
+    states = {k["kid"]: k["state"] for k in ready.json("keys", "list", "--issuer", "acme")}
+    assert states[es256["kid"]] == "retired"
+
+    assert ready.json("keys", "activate", "--issuer", "acme", "--key", es256["fragment"])["state"] == "active"
+    assert ready.json("keys", "retire", "--issuer", "acme", "--key", es256["kid"])["state"] == "retired"
+    revoked = ready.json("keys", "revoke", "--issuer", "acme", "--key", es256["fragment"], "--reason", "leaked")
+    assert (revoked["state"], revoked["revocationReason"]) == ("revoked", "leaked")
+    again = ready.run("keys", "activate", "--issuer", "acme", "--key", es256["fragment"])
+    assert again.exit_code != 0
+    assert "revoked" in again.stderr
+
+    private = ec.generate_private_key(ec.SECP256R1())
+    pem_file = tmp_path / "import.pem"
+    pem_file.write_bytes(
+        private.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    imported = ready.ok("keys", "import", "--issuer", "acme", "--private-key-file", str(pem_file), "--activate")
+    key = loads(imported)
+    assert key["state"] == "active"
+    assert key["publicJwk"]["x"] == b64url_encode(private.public_key().public_numbers().x.to_bytes(32, "big"))
+    assert "PRIVATE KEY" not in imported
+    no_source = ready.run("keys", "import", "--issuer", "acme")
+    assert no_source.exit_code != 0
+
+
+def test_unconfigured_backends_are_refused_by_name(ready: Cli) -> None:
+    result = ready.run("keys", "generate", "--issuer", "acme", "--backend", "pkcs11")
+    assert result.exit_code != 0
+    assert "/backend" in result.stderr
+    assert "local" in result.stderr
+
+
+def test_a_did_key_issuer_from_the_command_line(run: Cli) -> None:
+    run.ok("db", "upgrade")
+    issuer = run.json("issuers", "create", "--slug", "tutor", "--name", "A Tutor", "--did-key", "EdDSA")
+    assert issuer["did"].startswith("did:key:z6Mk")
+    assert issuer["didDocument"] is None
+    [key] = run.json("keys", "list", "--issuer", "tutor")
+    assert key["kid"] == issuer["did"] + "#" + issuer["did"].removeprefix("did:key:")
+    refused = run.run("keys", "rotate", "--issuer", "tutor", "--algorithm", "EdDSA")
+    assert refused.exit_code != 0
+    assert "did:key" in refused.stderr

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask.testing import FlaskClient
 
+import ec_issuer.cli.common as cli_common
 import ec_issuer.cli.main as cli_main
 from ec_issuer.api.app import create_app
 from ec_issuer.bootstrap import Container, build, derive_secret
@@ -89,7 +90,7 @@ def pem_lines(label: str, pem: bytes) -> dict[str, str]:
 
 
 def keystore_aes_key(keystore: Path, secret: str) -> bytes:
-    """The key the local keystore encrypts with (local_custody.py: scrypt over the secret and the salt)."""
+    """The key the local keystore encrypts with (custody/local.py: scrypt over the secret and the salt)."""
     salt = b64url_decode(str(loads_object((keystore / "keystore.json").read_bytes())["salt"]))
     return hashlib.scrypt(secret.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
 
@@ -177,10 +178,10 @@ def run_cli(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 
     def recording_build(settings: Settings, **kwargs: Any) -> Container:
         container = build(settings, **kwargs)
-        built.append(container)  # the command never disposes of its engine; the test does
+        built.append(container)  # the test disposes of the engines too (twice is harmless)
         return container
 
-    monkeypatch.setattr(cli_main, "build", recording_build)
+    monkeypatch.setattr(cli_common, "build", recording_build)
     env: dict[str, str | None] = {
         "EC_ISSUER_ENV": "production",
         "EC_ISSUER_DATA_DIR": str(tmp_path),
@@ -310,7 +311,7 @@ def test_the_detector_finds_a_planted_secret(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
 
-    logging.getLogger("ec_issuer.keys.local_custody").debug("loaded key %s", {"kty": "EC", "d": d})
+    logging.getLogger("ec_issuer.custody.local").debug("loaded key %s", {"kty": "EC", "d": d})
     print(pem.decode())  # noqa: T201 - the leak under test
 
     in_logs = found(log_text(all_loggers_at_debug), secrets.everywhere)
@@ -361,3 +362,76 @@ def test_no_secret_in_logs_output_or_answers(
     assert found(logs, secrets.everywhere | secrets.in_logs) == []
     assert found(captured.out + captured.err + cli_output, secrets.everywhere | secrets.in_logs) == []
     assert found(call.text() + locked.text(), secrets.everywhere) == []
+
+
+def test_imported_and_rotated_keys_leak_nowhere_and_rest_encrypted(
+    database_url: str, tmp_path: Path, all_loggers_at_debug: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Keys handed to the service (PEM and JWK imports), rotated, retired and revoked: their private parts
+    appear in no answer and no log line, and the keystore files on disk hold them only encrypted."""
+    caplog = all_loggers_at_debug
+    admin = "secret-admin-token-" + uuid.uuid4().hex
+    container = build(make_settings(database_url, tmp_path, log_level="DEBUG"), clock=SettableClock())
+    container.access.ensure_bootstrap_client(admin)
+    call = Recorder(app_for(container))
+    for name in list(logging.root.manager.loggerDict):
+        caplog.set_level(logging.DEBUG, logger=name)
+    assert (
+        call("POST", "/api/v1/issuers", json={"slug": "acme", "name": "ACME"}, headers=bearer(admin)).status_code == 201
+    )
+
+    p256 = ec.generate_private_key(ec.SECP256R1())
+    pem = p256.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    ed = ed25519.Ed25519PrivateKey.generate()
+    seed = ed.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
+    ed_jwk = {**public_jwk(ed.public_key()), "d": b64url_encode(seed)}
+    keys_path = "/api/v1/issuers/acme/keys"
+    imported = [
+        call("POST", keys_path, json={"algorithm": "ES256", "material": pem.decode()}, headers=bearer(admin)),
+        call("POST", keys_path, json={"algorithm": "EdDSA", "material": json.dumps(ed_jwk)}, headers=bearer(admin)),
+    ]
+    assert [r.status_code for r in imported] == [201, 201]
+    assert loads(imported[0].get_data())["publicJwk"] == public_jwk(p256.public_key())
+    broken_pem = pem.decode().replace("-----END PRIVATE KEY-----", "-----END")  # unreadable, body intact
+    refused = call("POST", keys_path, json={"algorithm": "ES256", "material": broken_pem}, headers=bearer(admin))
+    assert refused.status_code == 422
+    mismatched = call("POST", keys_path, json={"algorithm": "EdDSA", "material": pem.decode()}, headers=bearer(admin))
+    assert mismatched.status_code == 422
+
+    rotated = call("POST", f"{keys_path}/rotate", json={"algorithm": "ES256"}, headers=bearer(admin))
+    assert rotated.status_code == 201
+    p256_fragment = loads(imported[0].get_data())["fragment"]
+    revoked = call("POST", f"{keys_path}/{p256_fragment}/revoke", json={"reason": "test"}, headers=bearer(admin))
+    assert revoked.status_code == 200
+    issued = call("POST", "/api/v1/credentials", json=award_body(algorithm="EdDSA"), headers=bearer(admin))
+    assert issued.status_code == 201
+    listed = call("GET", keys_path, headers=bearer(admin))
+    assert len(loads(listed.get_data())["items"]) == 3
+
+    secrets = Secrets()
+    secrets.add(private_key_forms("imported P-256", p256))
+    secrets.add(private_key_forms("imported Ed25519", ed))
+    keystore = container.settings.keystore_path
+    stored = container.keys.for_issuer("acme")
+    for key in stored:
+        secrets.add(private_key_forms(key.kid, decrypt_private_key(keystore, key, TEST_SECRET)))
+    container.engine.dispose()
+    assert len(secrets.everywhere) > 30
+
+    captured = capfd.readouterr()
+    assert found(log_text(caplog), secrets.everywhere) == []
+    assert found(captured.out + captured.err, secrets.everywhere) == []
+    assert found(call.text(), secrets.everywhere) == []
+    # At rest: every keystore file, as text and as bytes, holds no private key in any form.
+    files = sorted(keystore.iterdir())
+    assert len([f for f in files if f.name.endswith(".key.json")]) == 3
+    on_disk = b"".join(path.read_bytes() for path in files)
+    assert found(on_disk.decode(errors="replace"), secrets.everywhere) == []
+    raw_forms = [seed, p256.private_numbers().private_value.to_bytes(32, "big")]
+    raw_forms += [
+        key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        for key in (p256, ed)
+    ]
+    assert not [raw for raw in raw_forms if raw in on_disk]

@@ -93,3 +93,33 @@ def test_the_schema_keeps_its_constraints(empty_database: Engine) -> None:
         u["name"]: u["column_names"] for u in inspect(empty_database).get_unique_constraints("issued_credentials")
     }
     assert uniques["uq_issued_credentials_idempotency"] == ["client_id", "idempotency_key"]
+
+
+def test_0002_dates_the_activation_of_keys_that_were_already_signing(empty_database: Engine) -> None:
+    upgrade(empty_database, "0001")
+    created = "2026-11-01 10:00:00+00:00"
+    with empty_database.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO issuers (slug, did, name, is_root, created_at) "
+                "VALUES ('acme', 'did:web:x:issuers:acme', 'ACME', false, :created)"
+            ),
+            {"created": created},
+        )
+        for kid, state in (("did:web:x:issuers:acme#a", "active"), ("did:web:x:issuers:acme#r", "retired")):
+            connection.execute(
+                text(
+                    "INSERT INTO signing_keys (kid, issuer_slug, algorithm, public_jwk, custody, key_ref, state, "
+                    "created_at) VALUES (:kid, 'acme', 'ES256', '{}', 'local', 'ref', :state, :created)"
+                ),
+                {"kid": kid, "state": state, "created": created},
+            )
+
+    upgrade(empty_database)
+
+    with empty_database.connect() as connection:
+        rows = connection.execute(
+            text("SELECT state, activated_at IS NOT NULL, retired_at, revoked_at FROM signing_keys ORDER BY kid")
+        ).all()
+    assert [tuple(row) for row in rows] == [("active", True, None, None), ("retired", False, None, None)]
+    assert current_revision(empty_database) == head_revision(empty_database)

@@ -203,20 +203,26 @@ def test_the_algorithm_is_es256_unless_eddsa_is_asked_for(
     assert (key_ref, algorithm, data) == (key.key_ref, expected, jws.signing_input)
 
 
-def test_the_newest_active_key_signs(services: FakeServices, issuer: Issuer, operator: ApiClient) -> None:
+def test_after_a_rotation_the_new_key_signs_and_pending_or_retired_keys_never_do(
+    services: FakeServices, issuer: Issuer, operator: ApiClient
+) -> None:
     [older] = [k for k in services.keys.for_issuer("acme") if k.algorithm is Algorithm.ES256]
     services.clock.set(services.clock.now() + timedelta(days=30))
-    newer = services.keys.generate(issuer, Algorithm.ES256)
-    # A retired key that is newer still must not sign.
+    rotated = services.keys.rotate(issuer, Algorithm.ES256)
     services.clock.set(services.clock.now() + timedelta(days=30))
-    retired = replace(services.keys.generate(issuer, Algorithm.ES256), state=KeyState.RETIRED)
-    services.database.keys[retired.kid] = retired
+    pending = services.keys.generate(issuer, Algorithm.ES256)  # newer still, but the issuer has an active key
 
     credential = issue(services, operator, award_body()).credential
 
-    assert credential.kid == newer.kid
-    assert credential.kid not in (older.kid, retired.kid)
-    assert verify_signature(parse_compact(credential.signed), newer.public_jwk)
+    assert credential.kid == rotated.kid
+    assert verify_signature(parse_compact(credential.signed), rotated.public_jwk)
+    states = {k.kid: k.state for k in services.keys.for_issuer("acme")}
+    assert states == {
+        older.kid: KeyState.RETIRED,
+        rotated.kid: KeyState.ACTIVE,
+        pending.kid: KeyState.PENDING,
+        **{k.kid: k.state for k in services.keys.for_issuer("acme") if k.algorithm is Algorithm.EDDSA},
+    }
 
 
 # ------------------------------------------------------------------------------------------ idempotency

@@ -24,8 +24,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from ec_issuer.core.encoding import b64url_decode, b64url_encode, dumps
 from ec_issuer.credentials.schema import Ob3SchemaValidator
 from ec_issuer.credentials.verifying import CredentialVerifier, Verification
+from ec_issuer.custody.local import LocalKeyCustody
 from ec_issuer.keys.jwk import public_jwk, public_key_from_jwk, thumbprint, without_private_members
-from ec_issuer.keys.local_custody import LocalKeyCustody
 from ec_issuer.keys.model import Algorithm, SigningKey
 from ec_issuer.keys.resolution import StaticKeyResolver
 from ec_issuer.signing.jose import (

@@ -50,7 +50,9 @@ def issuer_out(issuer: Issuer, layout: DidWebLayout) -> dict[str, Any]:
         "url": issuer.url,
         "email": issuer.email,
         "root": issuer.is_root,
-        "didDocument": base + layout.document_path(issuer.slug, is_root=issuer.is_root),
+        "didDocument": base + layout.document_path(issuer.slug, is_root=issuer.is_root)
+        if issuer.uses_did_web
+        else None,
         "jwks": base + layout.jwks_path(issuer.slug),
     }
 
@@ -58,10 +60,15 @@ def issuer_out(issuer: Issuer, layout: DidWebLayout) -> dict[str, Any]:
 def key_out(key: SigningKey) -> dict[str, Any]:
     return {
         "kid": key.kid,
+        "fragment": key.fragment,
         "algorithm": key.algorithm.value,
         "state": key.state.value,
-        "custody": key.custody,
+        "backend": key.custody,
         "createdAt": _time(key.created_at),
+        "activatedAt": _time(key.activated_at),
+        "retiredAt": _time(key.retired_at),
+        "revokedAt": _time(key.revoked_at),
+        "revocationReason": key.revocation_reason,
         "publicJwk": key.public_jwk,
     }
 

@@ -1,4 +1,4 @@
-"""Admin API for issuers, their keys, and API clients."""
+"""Admin API for issuers and API clients (keys: routes_keys.py)."""
 
 # APIFlask's decorators carry partially unknown parameter types (marshmallow unions); the views are typed.
 # pyright: reportUnknownMemberType=false
@@ -12,11 +12,10 @@ from ec_issuer.access.commands import CreateClient
 from ec_issuer.access.service import require_admin
 from ec_issuer.api.context import bearer_auth, caller, services
 from ec_issuer.api.http import documented_body, json_response, read_json_body
-from ec_issuer.api.presenters import client_out, issuer_out, key_out
-from ec_issuer.api.schemas import ClientOut, GenerateKey, IssuerList, IssuerOut, KeyList, KeyOut
+from ec_issuer.api.presenters import client_out, issuer_out
+from ec_issuer.api.schemas import ClientOut, IssuerList, IssuerOut
 from ec_issuer.core.validation import parse_command
 from ec_issuer.issuers.commands import CreateIssuer
-from ec_issuer.keys.model import Algorithm
 
 blueprint = APIBlueprint("admin", __name__, url_prefix="/api/v1", tag="Administration")
 
@@ -50,31 +49,6 @@ def create_issuer() -> Response:
 def get_issuer(issuer_ref: str) -> Response:
     container = services()
     return json_response(issuer_out(container.issuers.get_visible(caller(), issuer_ref), container.layout))
-
-
-@blueprint.get("/issuers/<issuer_ref>/keys")
-@blueprint.auth_required(bearer_auth)
-@blueprint.output(KeyList)
-@blueprint.doc(summary="List an issuer's signing keys (public parts only)")
-def list_keys(issuer_ref: str) -> Response:
-    container = services()
-    issuer = container.issuers.get_visible(caller(), issuer_ref)
-    return json_response({"items": [key_out(k) for k in container.keys.for_issuer(issuer.slug)]})
-
-
-@blueprint.post("/issuers/<issuer_ref>/keys")
-@blueprint.auth_required(bearer_auth)
-@documented_body(GenerateKey)
-@blueprint.output(KeyOut, status_code=201)
-@blueprint.doc(summary="Generate a new active signing key for an issuer (admin clients only)")
-def generate_key(issuer_ref: str) -> Response:
-    container = services()
-    client = caller()
-    require_admin(client)
-    issuer = container.issuers.get_visible(client, issuer_ref)
-    command = parse_command(GenerateKey, read_json_body())
-    key = container.keys.generate(issuer, Algorithm(command.algorithm))
-    return json_response(key_out(key), 201)
 
 
 @blueprint.post("/clients")

@@ -57,6 +57,8 @@ def issuer_did_document(slug: str) -> Response:
     issuer = _issuer(slug)
     if issuer.is_root:
         raise NotFound(f"issuer '{slug}' is the root issuer: its document is /.well-known/did.json")
+    if not issuer.uses_did_web:
+        raise NotFound(f"issuer '{slug}' is {issuer.did}: a did:key resolves from the identifier itself")
     return _did_response(issuer)
 
 

@@ -76,7 +76,7 @@ class IssuerOut(BaseModel):
     url: str | None
     email: str | None
     root: bool
-    didDocument: str
+    didDocument: str | None = Field(description="URL of the did:web document; null for did:key issuers")
     jwks: str
 
 
@@ -85,20 +85,21 @@ class IssuerList(BaseModel):
 
 
 class KeyOut(BaseModel):
-    kid: str
-    algorithm: str
-    state: str
-    custody: str
+    kid: str = Field(description="DID URL of the key; the verification method id in the DID document")
+    fragment: str = Field(description="The part of the kid after '#': names the key in the admin API")
+    algorithm: Literal["ES256", "EdDSA"]
+    state: Literal["pending", "active", "retired", "revoked"]
+    backend: str = Field(description="Where the private key lives: local, pkcs11, vault or kms")
     createdAt: str | None
+    activatedAt: str | None
+    retiredAt: str | None
+    revokedAt: str | None
+    revocationReason: str | None
     publicJwk: dict[str, Any]
 
 
 class KeyList(BaseModel):
     items: list[KeyOut]
-
-
-class GenerateKey(BaseModel):
-    algorithm: Literal["ES256", "EdDSA"] = "ES256"
 
 
 class ClientOut(BaseModel):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from pathlib import Path
@@ -11,29 +10,17 @@ from typing import Any
 import click
 
 from ec_issuer.access.commands import CreateClient
-from ec_issuer.api.presenters import client_out, credential_full, issuer_out, key_out, verification_out
-from ec_issuer.bootstrap import Container, build, prepare
-from ec_issuer.config import DEVELOPMENT, ConfigurationError, load_settings
-from ec_issuer.core.encoding import dumps, loads
+from ec_issuer.api.presenters import client_out, credential_full, issuer_out, verification_out
+from ec_issuer.bootstrap import prepare
+from ec_issuer.cli.common import container_for_command, print_json
+from ec_issuer.cli.keys import keys
+from ec_issuer.core.encoding import loads
 from ec_issuer.core.errors import DomainError
 from ec_issuer.core.validation import parse_command
 from ec_issuer.credentials.commands import parse_issue_request
 from ec_issuer.issuers.commands import CreateIssuer
 from ec_issuer.keys.model import Algorithm
 from ec_issuer.storage.migrate import current_revision, head_revision, upgrade
-
-
-def _container(dev: bool = False) -> Container:
-    try:
-        settings = load_settings(mode=DEVELOPMENT if dev else None)
-    except ConfigurationError as exc:
-        raise click.ClickException(str(exc)) from None
-    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
-    return build(settings)
-
-
-def _print_json(value: Any) -> None:
-    click.echo(dumps(value).decode())
 
 
 class _DomainErrorsAsMessages(click.Group):
@@ -55,7 +42,7 @@ def cli() -> None:
 @click.option("--workers", type=int, default=None, help="Worker processes (default SERVER_WORKERS or 2).")
 def serve(dev: bool, workers: int | None) -> None:
     """Prepare the database and keys, then serve the API with granian."""
-    container = _container(dev)
+    container = container_for_command(dev)
     settings = container.settings
     token = prepare(container)
     container.engine.dispose()
@@ -102,7 +89,7 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Apply every pending migration."""
-    container = _container()
+    container = container_for_command()
     upgrade(container.engine)
     click.echo(f"database at revision {current_revision(container.engine)}")
 
@@ -110,7 +97,7 @@ def db_upgrade() -> None:
 @db.command("current")
 def db_current() -> None:
     """Show the applied and the latest revision."""
-    container = _container()
+    container = container_for_command()
     click.echo(f"applied: {current_revision(container.engine)}  latest: {head_revision(container.engine)}")
 
 
@@ -126,47 +113,45 @@ def issuers() -> None:
 @click.option("--email")
 @click.option("--image")
 @click.option("--root", is_flag=True, help="Identify this issuer as did:web:<host> itself.")
-def issuers_create(slug: str, name: str, url: str | None, email: str | None, image: str | None, root: bool) -> None:
-    """Register an issuer."""
-    container = _container()
-    fields = {"slug": slug, "name": name, "url": url, "email": email, "image": image, "root": root}
+@click.option(
+    "--did-key",
+    type=click.Choice([a.value for a in Algorithm]),
+    help="Identify the issuer by the did:key of a new key of this algorithm (it can never rotate).",
+)
+@click.option("--key-backend", help="With --did-key: where that key lives (default KEY_BACKEND_DEFAULT).")
+def issuers_create(
+    slug: str,
+    name: str,
+    url: str | None,
+    email: str | None,
+    image: str | None,
+    root: bool,
+    did_key: str | None,
+    key_backend: str | None,
+) -> None:
+    """Register an issuer (did:web under ISSUER_BASE_URL, or did:key with --did-key)."""
+    container = container_for_command()
+    did_key_options = (
+        None if did_key is None else {k: v for k, v in (("algorithm", did_key), ("backend", key_backend)) if v}
+    )
+    fields = {
+        "slug": slug,
+        "name": name,
+        "url": url,
+        "email": email,
+        "image": image,
+        "root": root,
+        "didKey": did_key_options,
+    }
     command = parse_command(CreateIssuer, {k: v for k, v in fields.items() if v is not None})
-    _print_json(issuer_out(container.issuers.create(command), container.layout))
+    print_json(issuer_out(container.issuers.create(command), container.layout))
 
 
 @issuers.command("list")
 def issuers_list() -> None:
     """List every issuer."""
-    container = _container()
-    _print_json([issuer_out(i, container.layout) for i in container.issuers.all()])
-
-
-@cli.group()
-def keys() -> None:
-    """Issuer signing keys."""
-
-
-@keys.command("generate")
-@click.option("--issuer", "issuer_ref", required=True, help="Issuer slug or DID.")
-@click.option("--algorithm", type=click.Choice([a.value for a in Algorithm]), default=Algorithm.ES256.value)
-def keys_generate(issuer_ref: str, algorithm: str) -> None:
-    """Generate a new active key; the newest active key of an algorithm signs."""
-    container = _container()
-    issuer = container.issuers.get(issuer_ref)
-    if issuer is None:
-        raise click.ClickException(f"no issuer '{issuer_ref}'")
-    _print_json(key_out(container.keys.generate(issuer, Algorithm(algorithm))))
-
-
-@keys.command("list")
-@click.option("--issuer", "issuer_ref", required=True, help="Issuer slug or DID.")
-def keys_list(issuer_ref: str) -> None:
-    """List an issuer's keys (public parts)."""
-    container = _container()
-    issuer = container.issuers.get(issuer_ref)
-    if issuer is None:
-        raise click.ClickException(f"no issuer '{issuer_ref}'")
-    _print_json([key_out(k) for k in container.keys.for_issuer(issuer.slug)])
+    container = container_for_command()
+    print_json([issuer_out(i, container.layout) for i in container.issuers.all()])
 
 
 @cli.group()
@@ -181,7 +166,7 @@ def clients() -> None:
 @click.option("--admin", is_flag=True, help="May register issuers, keys and clients.")
 def clients_create(name: str, issuer_scope: tuple[str, ...], achievement_scope: tuple[str, ...], admin: bool) -> None:
     """Register a client and print its token. The token is not stored and cannot be shown again."""
-    container = _container()
+    container = container_for_command()
     command = parse_command(
         CreateClient,
         {
@@ -192,7 +177,7 @@ def clients_create(name: str, issuer_scope: tuple[str, ...], achievement_scope: 
         },
     )
     registered = container.access.create(command)
-    _print_json(client_out(registered.client, registered.token))
+    print_json(client_out(registered.client, registered.token))
 
 
 @cli.group()
@@ -205,14 +190,14 @@ def credentials() -> None:
 @click.option("--idempotency-key")
 def credentials_issue(request_file: Path, idempotency_key: str | None) -> None:
     """Issue from a JSON file holding the same body as POST /api/v1/credentials."""
-    container = _container()
+    container = container_for_command()
     try:
         body = loads(request_file.read_bytes())
     except ValueError as exc:
         raise click.ClickException(f"{request_file} is not valid JSON: {exc}") from None
     operator = container.access.operator_client()
     outcome = container.issuing.issue(operator, parse_issue_request(body), idempotency_key)
-    _print_json(credential_full(outcome.credential, container.clock.now()))
+    print_json(credential_full(outcome.credential, container.clock.now()))
 
 
 @credentials.command("show")
@@ -220,25 +205,28 @@ def credentials_issue(request_file: Path, idempotency_key: str | None) -> None:
 @click.option("--jws", "as_jws", is_flag=True, help="Print only the compact JWS.")
 def credentials_show(credential_id: str, as_jws: bool) -> None:
     """Show a stored credential."""
-    container = _container()
+    container = container_for_command()
     credential = container.reading.get(container.access.operator_client(), credential_id)
     if as_jws:
         click.echo(credential.signed)
     else:
-        _print_json(credential_full(credential, container.clock.now()))
+        print_json(credential_full(credential, container.clock.now()))
 
 
 @credentials.command("verify")
 @click.argument("source")
 def credentials_verify(source: str) -> None:
     """Verify a credential: a file holding a compact JWS, or the id of a stored credential."""
-    container = _container()
+    container = container_for_command()
     path = Path(source)
     if path.is_file():
         token = path.read_text().strip()
     else:
         token = container.reading.get(container.access.operator_client(), source).signed
     result = container.verifier.verify(token)
-    _print_json(verification_out(result))
+    print_json(verification_out(result))
     if not result.verified:
         sys.exit(1)
+
+
+cli.add_command(keys)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -23,7 +24,7 @@ from ec_issuer.issuers.model import Issuer
 from ec_issuer.issuers.service import require_issuer_for
 from ec_issuer.keys.model import DEFAULT_ALGORITHM, Algorithm
 from ec_issuer.keys.ports import KeyCustody
-from ec_issuer.keys.service import active_signing_key
+from ec_issuer.keys.service import active_signing_key, custody_named
 from ec_issuer.signing.jose import sign_vc_jwt
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
@@ -40,7 +41,7 @@ class CredentialIssuer:
         self,
         uow: UnitOfWorkFactory,
         policy: AuthorizationPolicy,
-        custody: KeyCustody,
+        custodians: Mapping[str, KeyCustody],
         schema: CredentialSchemaValidator,
         recipients: RecipientReferencer,
         clock: Clock,
@@ -48,7 +49,7 @@ class CredentialIssuer:
     ) -> None:
         self._uow = uow
         self._policy = policy
-        self._custody = custody
+        self._custodians = custodians
         self._schema = schema
         self._recipients = recipients
         self._clock = clock
@@ -127,7 +128,7 @@ class CredentialIssuer:
         algorithm = Algorithm(request.algorithm) if request.algorithm else DEFAULT_ALGORITHM
         key = active_signing_key(uow, issuer, algorithm, "/algorithm")
         payload = dumps(document)
-        signed = sign_vc_jwt(payload, key, self._custody)
+        signed = sign_vc_jwt(payload, key, custody_named(self._custodians, key.custody))
         valid_from, valid_until = ob3.validity_window(document)
         return IssuedCredential(
             id=str(document["id"]),

@@ -10,20 +10,20 @@ import hashlib
 import os
 import threading
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ec_issuer.core.encoding import b64url_decode, b64url_encode, dumps, loads_object
-from ec_issuer.core.errors import Unavailable
+from ec_issuer.core.errors import FieldError, InvalidInput, Unavailable
+from ec_issuer.custody.formats import PrivateKey, jwk_of, sign_with
 from ec_issuer.keys.jwk import public_jwk
 from ec_issuer.keys.model import Algorithm, GeneratedKey
-
-PrivateKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 
 _FORMAT_VERSION = 1
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
@@ -51,6 +51,9 @@ class LocalKeyCustody:
             if algorithm is Algorithm.ES256
             else ed25519.Ed25519PrivateKey.generate()
         )
+        return self._store(private, algorithm)
+
+    def _store(self, private: PrivateKey, algorithm: Algorithm) -> GeneratedKey:
         key_ref = str(uuid.uuid4())
         der = private.private_bytes(
             serialization.Encoding.DER,
@@ -77,15 +80,20 @@ class LocalKeyCustody:
         return GeneratedKey(key_ref=key_ref, public_jwk=public_jwk(private.public_key()))
 
     def sign(self, key_ref: str, algorithm: Algorithm, data: bytes) -> bytes:
+        return sign_with(self._private_key(key_ref), algorithm, data)
+
+    def sign_many(self, key_ref: str, algorithm: Algorithm, items: Sequence[bytes]) -> list[bytes]:
         private = self._private_key(key_ref)
-        if algorithm is Algorithm.ES256:
-            if not isinstance(private, ec.EllipticCurvePrivateKey):
-                raise ValueError("key does not match algorithm ES256")
-            r, s = decode_dss_signature(private.sign(data, ec.ECDSA(hashes.SHA256())))
-            return r.to_bytes(32, "big") + s.to_bytes(32, "big")
-        if not isinstance(private, ed25519.Ed25519PrivateKey):
-            raise ValueError("key does not match algorithm EdDSA")
-        return private.sign(data)
+        return [sign_with(private, algorithm, data) for data in items]
+
+    def import_key(self, algorithm: Algorithm, material: str) -> GeneratedKey:
+        """Keep an existing private key (PKCS#8/SEC1 PEM, or a private JWK) in this keystore."""
+        private = _load_private_key(material)
+        try:
+            jwk_of(private.public_key(), algorithm)
+        except ValueError as exc:
+            raise InvalidInput("the key does not match the algorithm", [FieldError("/material", str(exc))]) from None
+        return self._store(private, algorithm)
 
     def check(self) -> None:
         # A fresh deployment has no keystore directory yet; opening the cipher creates it, exactly as
@@ -150,3 +158,36 @@ class LocalKeyCustody:
             finally:
                 partial.unlink()
         return b64url_decode(str(loads_object(meta.read_bytes())["salt"]))
+
+
+def _load_private_key(material: str) -> PrivateKey:
+    text = material.strip()
+    try:
+        if text.startswith("{"):
+            loaded: object = _private_key_from_jwk(loads_object(text.encode()))
+        else:
+            loaded = serialization.load_pem_private_key(text.encode(), password=None)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise InvalidInput(
+            "the key material cannot be read",
+            [
+                FieldError(
+                    "/material", f"expected an unencrypted PEM private key or a private JWK ({type(exc).__name__})"
+                )
+            ],
+        ) from None
+    if not isinstance(loaded, ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey):
+        raise InvalidInput("unsupported key type", [FieldError("/material", "only P-256 and Ed25519 keys")])
+    return loaded
+
+
+def _private_key_from_jwk(jwk: dict[str, Any]) -> PrivateKey:
+    d = b64url_decode(str(jwk["d"]))
+    if jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519":
+        return ed25519.Ed25519PrivateKey.from_private_bytes(d)
+    if jwk.get("kty") == "EC" and jwk.get("crv") == "P-256":
+        private = ec.derive_private_key(int.from_bytes(d, "big"), ec.SECP256R1())
+        if public_jwk(private.public_key()) != {k: jwk.get(k) for k in ("kty", "crv", "x", "y")}:
+            raise ValueError("the JWK's x/y do not belong to its d")
+        return private
+    raise ValueError("unsupported JWK")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ec_issuer.core.validation import Email, ImageUri, LongText, Name, ShortText, Slug, Uri
 
@@ -16,6 +18,14 @@ class AddressInput(BaseModel):
     addressCountry: ShortText | None = None
 
 
+class DidKeyOptions(BaseModel):
+    """Identify the issuer by a did:key of a new key instead of a did:web under ISSUER_BASE_URL."""
+
+    model_config = ConfigDict(extra="forbid")
+    algorithm: Literal["ES256", "EdDSA"] = "EdDSA"
+    backend: ShortText | None = Field(default=None, description="Key backend; the configured default if omitted")
+
+
 class CreateIssuer(BaseModel):
     model_config = ConfigDict(extra="forbid")
     slug: Slug
@@ -26,3 +36,13 @@ class CreateIssuer(BaseModel):
     description: LongText | None = None
     address: AddressInput | None = None
     root: bool = False
+    didKey: DidKeyOptions | None = Field(
+        default=None,
+        description="Use did:key: the issuer's identifier is its one key, which can never rotate",
+    )
+
+    @model_validator(mode="after")
+    def _root_is_did_web(self) -> CreateIssuer:
+        if self.root and self.didKey is not None:
+            raise ValueError("the root issuer is did:web:<host>; a did:key issuer cannot be the root")
+        return self

@@ -45,6 +45,11 @@ class Issuer:
     is_root: bool = False
     created_at: datetime | None = field(default=None, compare=False)
 
+    @property
+    def uses_did_web(self) -> bool:
+        """did:web issuers publish a DID document here and rotate keys; did:key issuers are their one key."""
+        return self.did.startswith("did:web:")
+
     def profile(self) -> dict[str, Any]:
         """The OB 3.0 Profile object embedded as `issuer` in every credential."""
         profile: dict[str, Any] = {"id": self.did, "type": ["Profile"], "name": self.name}

@@ -8,22 +8,31 @@ from ec_issuer.core.ports import Clock
 from ec_issuer.core.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from ec_issuer.issuers.commands import CreateIssuer
 from ec_issuer.issuers.model import Address, DidWebLayout, Issuer
+from ec_issuer.keys.model import Algorithm
+from ec_issuer.keys.service import KeyService, NewKey
 
 
 class IssuerService:
-    def __init__(self, uow: UnitOfWorkFactory, layout: DidWebLayout, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, layout: DidWebLayout, clock: Clock, keys: KeyService) -> None:
         self._uow = uow
         self._layout = layout
         self._clock = clock
+        self._keys = keys
 
     def create(self, command: CreateIssuer) -> Issuer:
         address = None
         if command.address is not None:
             a = command.address
             address = Address(a.streetAddress, a.addressLocality, a.addressRegion, a.postalCode, a.addressCountry)
+        first_key = None
+        if command.didKey is None:
+            did = self._layout.did_for(command.slug, is_root=command.root)
+        else:
+            options = NewKey(Algorithm(command.didKey.algorithm), command.didKey.backend)
+            did, first_key = self._keys.key_for_new_did_key_issuer(command.slug, options)
         issuer = Issuer(
             slug=command.slug,
-            did=self._layout.did_for(command.slug, is_root=command.root),
+            did=did,
             name=command.name,
             url=command.url,
             email=command.email,
@@ -38,7 +47,11 @@ class IssuerService:
                 raise Conflict(f"issuer '{issuer.slug}' exists", [FieldError("/slug", "already taken")])
             if issuer.is_root and uow.issuers.get_root() is not None:
                 raise Conflict("a root issuer exists already", [FieldError("/root", "only one issuer can be the root")])
+            if uow.issuers.get_by_did(issuer.did) is not None:
+                raise Conflict(f"another issuer is {issuer.did}", [FieldError("/didKey", "key already in use")])
             uow.issuers.add(issuer)
+            if first_key is not None:
+                uow.keys.add(first_key)
             uow.commit()
         return issuer
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
+
+from ec_issuer.core.errors import Conflict
 
 
 class Algorithm(StrEnum):
@@ -19,8 +21,9 @@ DEFAULT_ALGORITHM = Algorithm.ES256
 
 
 class KeyState(StrEnum):
-    ACTIVE = "active"  # signs new credentials and is published
-    RETIRED = "retired"  # no longer signs, still published so old credentials verify
+    PENDING = "pending"  # published ahead of use, so verifiers that cache key sets know it; does not sign yet
+    ACTIVE = "active"  # signs new credentials (one per issuer and algorithm) and is published
+    RETIRED = "retired"  # no longer signs, still published so earlier credentials verify
     REVOKED = "revoked"  # compromised: unpublished; its credentials no longer verify
 
     @property
@@ -30,7 +33,8 @@ class KeyState(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class SigningKey:
-    """A key an issuer signs with. `kid` is a DID URL: `<issuer did>#<RFC 7638 thumbprint>`."""
+    """A key an issuer signs with. `kid` is a DID URL: `<issuer did>#<fragment>`, the fragment being
+    the RFC 7638 thumbprint for did:web issuers and the multibase key for did:key issuers."""
 
     kid: str
     issuer_slug: str
@@ -40,10 +44,33 @@ class SigningKey:
     key_ref: str
     state: KeyState = KeyState.ACTIVE
     created_at: datetime | None = field(default=None, compare=False)
+    activated_at: datetime | None = field(default=None, compare=False)
+    retired_at: datetime | None = field(default=None, compare=False)
+    revoked_at: datetime | None = field(default=None, compare=False)
+    revocation_reason: str | None = None
 
     @property
-    def thumbprint(self) -> str:
+    def fragment(self) -> str:
         return self.kid.rsplit("#", 1)[-1]
+
+    def activated(self, now: datetime) -> SigningKey:
+        self._refuse_if_revoked("activate")
+        return replace(self, state=KeyState.ACTIVE, activated_at=now, retired_at=None)
+
+    def retired(self, now: datetime) -> SigningKey:
+        self._refuse_if_revoked("retire")
+        if self.state is KeyState.RETIRED:
+            return self
+        return replace(self, state=KeyState.RETIRED, retired_at=now)
+
+    def revoked(self, now: datetime, reason: str) -> SigningKey:
+        if self.state is KeyState.REVOKED:
+            return self
+        return replace(self, state=KeyState.REVOKED, revoked_at=now, revocation_reason=reason)
+
+    def _refuse_if_revoked(self, action: str) -> None:
+        if self.state is KeyState.REVOKED:
+            raise Conflict(f"key {self.kid} is revoked and cannot {action}; generate or import a new key")
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
 from ec_issuer.core.unit_of_work import UnitOfWorkFactory
+from ec_issuer.keys.did_key import PREFIX as DID_KEY_PREFIX
+from ec_issuer.keys.did_key import jwk_from_did_key
 from ec_issuer.keys.model import KeyState
 
 
@@ -55,4 +57,10 @@ class StaticKeyResolver:
                 self.add_jwk(str(method["id"]), method["publicKeyJwk"], str(method.get("controller")))
 
     def resolve(self, kid: str) -> ResolvedKey | None:
-        return self._keys.get(kid)
+        known = self._keys.get(kid)
+        if known is not None or not kid.startswith(DID_KEY_PREFIX):
+            return known
+        try:  # a did:key needs no document: the identifier is the key
+            return ResolvedKey(jwk_from_did_key(kid), kid.split("#", 1)[0])
+        except ValueError:
+            return None

@@ -129,6 +129,24 @@ class SqlKeys(_Repository):
                 key_ref=key.key_ref,
                 state=key.state.value,
                 created_at=key.created_at,
+                activated_at=key.activated_at,
+                retired_at=key.retired_at,
+                revoked_at=key.revoked_at,
+                revocation_reason=key.revocation_reason,
+            )
+        )
+        self._changed(Region.KEYS)
+
+    def update(self, key: SigningKey) -> None:
+        self._db.execute(
+            update(signing_keys)
+            .where(signing_keys.c.kid == key.kid)
+            .values(
+                state=key.state.value,
+                activated_at=key.activated_at,
+                retired_at=key.retired_at,
+                revoked_at=key.revoked_at,
+                revocation_reason=key.revocation_reason,
             )
         )
         self._changed(Region.KEYS)
@@ -164,6 +182,10 @@ def _key(row: Row[Any]) -> SigningKey:
         key_ref=row.key_ref,
         state=KeyState(row.state),
         created_at=row.created_at,
+        activated_at=row.activated_at,
+        retired_at=row.retired_at,
+        revoked_at=row.revoked_at,
+        revocation_reason=row.revocation_reason,
     )
 
 

@@ -49,6 +49,10 @@ signing_keys = Table(
     Column("key_ref", String(1024), nullable=False),
     Column("state", String(16), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("activated_at", UtcDateTime),
+    Column("retired_at", UtcDateTime),
+    Column("revoked_at", UtcDateTime),
+    Column("revocation_reason", String(512)),
 )
 
 api_clients = Table(

@@ -1,0 +1,38 @@
+"""What every command shares: one service graph per invocation, and JSON output."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import click
+
+from ec_issuer.bootstrap import Container, build
+from ec_issuer.config import DEVELOPMENT, ConfigurationError, load_settings
+from ec_issuer.core.encoding import dumps
+
+_CONTAINER = "ec_issuer.container"
+
+
+def container_for_command(dev: bool = False) -> Container:
+    """The service graph, built once per command invocation through the composition root, like the app."""
+    root = click.get_current_context().find_root()
+    container = root.meta.get(_CONTAINER)
+    if isinstance(container, Container):
+        return container
+    try:
+        settings = load_settings(mode=DEVELOPMENT if dev else None)
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from None
+    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        built = build(settings)
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from None
+    root.meta[_CONTAINER] = built
+    root.call_on_close(built.engine.dispose)
+    return built
+
+
+def print_json(value: Any) -> None:
+    click.echo(dumps(value).decode())
