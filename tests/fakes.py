@@ -27,7 +27,7 @@ from ec_issuer.core.ports import Clock, IdGenerator
 from ec_issuer.core.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from ec_issuer.credentials.issuing import CredentialIssuer
 from ec_issuer.credentials.model import CredentialFilter, IssuedCredential, PageCursor
-from ec_issuer.credentials.ports import CredentialRepository, DuplicateIdempotencyKey
+from ec_issuer.credentials.ports import CredentialRepository, DuplicateCredentialId, DuplicateIdempotencyKey
 from ec_issuer.credentials.reading import CredentialReader
 from ec_issuer.credentials.recipient import RecipientReferencer
 from ec_issuer.credentials.schema import Ob3SchemaValidator
@@ -300,7 +300,7 @@ class FakeCredentials:
         if self._database.before_credential_add is not None:
             self._database.before_credential_add(credential)
         if self._table.contains(credential.id):
-            raise FakeIntegrityError(f"credential {credential.id!r} exists")
+            raise DuplicateCredentialId(credential.id)
         if credential.idempotency_key is not None:
             taken = self._find(credential.client_id, credential.idempotency_key)
             if taken is not None:

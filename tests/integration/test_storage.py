@@ -17,7 +17,7 @@ from ec_issuer.core.errors import Conflict
 from ec_issuer.credentials.commands import parse_issue_request
 from ec_issuer.credentials.issuing import IssueOutcome
 from ec_issuer.credentials.model import CredentialFilter, CredentialStatus, IssuedCredential, PageCursor
-from ec_issuer.credentials.ports import DuplicateIdempotencyKey
+from ec_issuer.credentials.ports import DuplicateCredentialId, DuplicateIdempotencyKey
 from ec_issuer.issuers.model import Address, Issuer
 from ec_issuer.keys.model import Algorithm, KeyState, SigningKey
 from ec_issuer.storage.tables import issued_credentials
@@ -397,7 +397,7 @@ def test_other_integrity_errors_are_not_mistaken_for_idempotency(
     with uow:
         uow.credentials.add(first)
         uow.commit()
-    with uow, pytest.raises(IntegrityError):
+    with uow, pytest.raises(DuplicateCredentialId):
         uow.credentials.add(make_credential(key, client, credential_id=first.id, idempotency_key="b"))
 
 
@@ -410,7 +410,7 @@ def test_a_duplicate_id_is_not_mistaken_for_a_taken_idempotency_key(
     with uow:
         uow.credentials.add(first)
         uow.commit()
-    with uow, pytest.raises(IntegrityError):
+    with uow, pytest.raises(DuplicateCredentialId):
         uow.credentials.add(make_credential(key, client, credential_id=first.id, idempotency_key="b"))
 
 
@@ -626,3 +626,20 @@ def test_payload_bytes_of_an_issued_credential_are_stored_exactly(container: Con
         ).scalar_one()
     assert bytes(raw) == outcome.credential.payload
     assert "Zürich ✓ Datenkompetenz".encode() in bytes(raw)
+
+
+@pytest.mark.parametrize("idempotency_key", [None, "keyed"])
+def test_a_taken_credential_id_raises_its_own_error(
+    uow: SqlUnitOfWork, seeded: tuple[Issuer, SigningKey, ApiClient], idempotency_key: str | None
+) -> None:
+    _, key, client = seeded
+    first = make_credential(key, client, credential_id="https://acme.example/credentials/7")
+    with uow:
+        uow.credentials.add(first)
+        uow.commit()
+
+    again = make_credential(key, client, credential_id=first.id, idempotency_key=idempotency_key)
+    with uow, pytest.raises(DuplicateCredentialId):
+        uow.credentials.add(again)
+    with uow:
+        assert uow.credentials.get(first.id) == first

@@ -296,6 +296,22 @@ def test_a_lost_race_with_another_body_conflicts(services: FakeServices, issuer:
     assert [c.id for c in stored(services)] == ["urn:uuid:22222222-2222-4222-8222-222222222222"]
 
 
+def test_a_lost_race_for_a_caller_chosen_id_conflicts(
+    services: FakeServices, issuer: Issuer, operator: ApiClient
+) -> None:
+    # Our duplicate-id check found nothing; another transaction then commits the same id before our insert.
+    body = {"issuer": "acme", "credential": {**_caller_document(), "id": "https://acme.example/credentials/9"}}
+
+    def concurrent_commit(ours: IssuedCredential) -> None:
+        services.database.credentials.setdefault(ours.id, replace(ours, client_id="someone-else"))
+
+    services.database.before_credential_add = concurrent_commit
+    with pytest.raises(Conflict) as raised:
+        issue(services, operator, body, "race")
+    assert [e.pointer for e in raised.value.errors] == ["/credential/id"]
+    assert [c.client_id for c in stored(services)] == ["someone-else"]
+
+
 def test_an_idempotency_key_must_be_short(services: FakeServices, issuer: Issuer, operator: ApiClient) -> None:
     with pytest.raises(InvalidInput) as raised:
         issue(services, operator, award_body(), "k" * 256)

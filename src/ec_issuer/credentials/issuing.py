@@ -17,7 +17,7 @@ from ec_issuer.core.validation import reject_control_characters
 from ec_issuer.credentials import ob3
 from ec_issuer.credentials.commands import IssueCredential, IssueRequest
 from ec_issuer.credentials.model import CredentialStatus, IssuedCredential
-from ec_issuer.credentials.ports import DuplicateIdempotencyKey
+from ec_issuer.credentials.ports import DuplicateCredentialId, DuplicateIdempotencyKey
 from ec_issuer.credentials.recipient import RecipientIdentity, RecipientReferencer
 from ec_issuer.credentials.schema import CredentialSchemaValidator
 from ec_issuer.issuers.model import Issuer
@@ -71,6 +71,8 @@ class CredentialIssuer:
                 uow.commit()
             except DuplicateIdempotencyKey:
                 pass  # a concurrent request with the same key won; answer as it was answered
+            except DuplicateCredentialId:
+                raise _id_taken(credential.id) from None  # a concurrent request stored the same id first
             else:
                 return IssueOutcome(credential, replayed=False)
         with self._uow() as uow:
@@ -121,10 +123,7 @@ class CredentialIssuer:
                 )
         # Only a caller-built document can bring an id that is taken; generated ones are fresh UUIDs.
         if document["id"] != credential_id and uow.credentials.get(str(document["id"])) is not None:
-            raise Conflict(
-                f"a credential with id {document['id']!r} exists already",
-                [FieldError("/credential/id", "already used; leave it out to get a generated id")],
-            )
+            raise _id_taken(str(document["id"]))
         algorithm = Algorithm(request.algorithm) if request.algorithm else DEFAULT_ALGORITHM
         key = active_signing_key(uow, issuer, algorithm, "/algorithm")
         payload = dumps(document)
@@ -172,6 +171,13 @@ class CredentialIssuer:
 
 def _str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def _id_taken(credential_id: str) -> Conflict:
+    return Conflict(
+        f"a credential with id {credential_id!r} exists already",
+        [FieldError("/credential/id", "already used; leave it out to get a generated id")],
+    )
 
 
 def _check_idempotency_key(key: str) -> None:

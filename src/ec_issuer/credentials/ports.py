@@ -11,9 +11,14 @@ class DuplicateIdempotencyKey(Exception):
     """Another request with the same client and idempotency key was stored first."""
 
 
+class DuplicateCredentialId(Exception):
+    """A credential with this id was stored first (only caller-built documents choose their ids)."""
+
+
 class CredentialRepository(Protocol):
     def add(self, credential: IssuedCredential) -> None:
-        """Store a new credential; raises DuplicateIdempotencyKey when the key is taken."""
+        """Store a new credential; raises DuplicateIdempotencyKey when the key is taken and
+        DuplicateCredentialId when the id is."""
         ...
 
     def get(self, credential_id: str) -> IssuedCredential | None: ...

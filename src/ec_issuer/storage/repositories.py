@@ -10,12 +10,19 @@ from sqlalchemy.exc import IntegrityError
 
 from ec_issuer.access.model import ApiClient
 from ec_issuer.credentials.model import CredentialFilter, CredentialStatus, IssuedCredential, PageCursor
-from ec_issuer.credentials.ports import DuplicateIdempotencyKey
+from ec_issuer.credentials.ports import DuplicateCredentialId, DuplicateIdempotencyKey
 from ec_issuer.issuers.model import Address, Issuer
 from ec_issuer.keys.model import Algorithm, KeyState, SigningKey
 from ec_issuer.storage.cache import ReadCache, Region
 from ec_issuer.storage.session import LazyConnection
-from ec_issuer.storage.tables import IDEMPOTENCY_CONSTRAINT, api_clients, issued_credentials, issuers, signing_keys
+from ec_issuer.storage.tables import (
+    CREDENTIAL_PRIMARY_KEY,
+    IDEMPOTENCY_CONSTRAINT,
+    api_clients,
+    issued_credentials,
+    issuers,
+    signing_keys,
+)
 
 # Built once: the hot reads and the credential INSERT then hit SQLAlchemy's compiled cache directly.
 _ISSUER_BY_SLUG = select(issuers).where(issuers.c.slug == bindparam("slug"))
@@ -262,16 +269,19 @@ class SqlCredentials(_Repository):
             "idempotency_key": credential.idempotency_key,
             "request_hash": credential.request_hash,
         }
-        if credential.idempotency_key is None:
-            self._db.execute(_INSERT_CREDENTIAL, row)
-            return
-        # A savepoint keeps the surrounding transaction usable if the idempotency key is taken.
         try:
-            with self._db.begin_nested():
+            if credential.idempotency_key is None:
                 self._db.execute(_INSERT_CREDENTIAL, row)
+            else:
+                # A savepoint keeps the surrounding transaction usable if the idempotency key is taken.
+                with self._db.begin_nested():
+                    self._db.execute(_INSERT_CREDENTIAL, row)
         except IntegrityError as exc:
-            if _violates_idempotency_key(exc):
+            violated = _violated_unique_constraint(exc)
+            if violated == IDEMPOTENCY_CONSTRAINT and credential.idempotency_key is not None:
                 raise DuplicateIdempotencyKey(credential.idempotency_key) from exc
+            if violated == CREDENTIAL_PRIMARY_KEY:
+                raise DuplicateCredentialId(credential.id) from exc
             raise
 
     def get(self, credential_id: str) -> IssuedCredential | None:
@@ -306,14 +316,21 @@ class SqlCredentials(_Repository):
         return [_credential(row) for row in self._db.execute(query)]
 
 
-def _violates_idempotency_key(exc: IntegrityError) -> bool:
-    """Whether the (client_id, idempotency_key) constraint was hit, judged by its name, never by the
-    message as a whole: PostgreSQL's message quotes the offending values, which callers may choose."""
+def _violated_unique_constraint(exc: IntegrityError) -> str | None:
+    """Which of issued_credentials' unique constraints was hit, judged by its name, never by the message
+    as a whole: PostgreSQL's message quotes the offending values, which callers may choose."""
     diagnostics = getattr(exc.orig, "diag", None)  # psycopg names the violated constraint
     if diagnostics is not None:
-        return getattr(diagnostics, "constraint_name", None) == IDEMPOTENCY_CONSTRAINT
+        return getattr(diagnostics, "constraint_name", None)
     message = str(exc.orig)  # SQLite names the constrained columns and quotes no values
-    return message.startswith("UNIQUE constraint failed:") and "issued_credentials.idempotency_key" in message
+    if not message.startswith("UNIQUE constraint failed:"):
+        return None
+    columns = message.removeprefix("UNIQUE constraint failed:").strip()
+    if columns == "issued_credentials.id":
+        return CREDENTIAL_PRIMARY_KEY
+    if "issued_credentials.idempotency_key" in columns:
+        return IDEMPOTENCY_CONSTRAINT
+    return None
 
 
 def _credential(row: Row[Any]) -> IssuedCredential:

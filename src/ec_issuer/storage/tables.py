@@ -69,6 +69,7 @@ api_clients = Table(
 )
 
 IDEMPOTENCY_CONSTRAINT = "uq_issued_credentials_idempotency"
+CREDENTIAL_PRIMARY_KEY = "pk_issued_credentials"  # named by the metadata naming convention (migration 0001)
 
 issued_credentials = Table(
     "issued_credentials",
