@@ -216,9 +216,15 @@ def test_a_session_lost_under_the_custody_is_replaced(custody: Pkcs11Custody, pk
     key = custody.generate(Algorithm.ES256)
     pkcs11.lib(pkcs11_settings.module).reinitialize()  # as after an HSM restart: every session handle is gone
 
-    with pytest.raises(Unavailable, match="could not sign"):
-        custody.sign(key.key_ref, Algorithm.ES256, b"data")
+    # The dead session is noticed and replaced within the same call: the caller sees no error.
     verify(key.public_jwk, Algorithm.ES256, custody.sign(key.key_ref, Algorithm.ES256, b"data"), b"data")
+    verify(key.public_jwk, Algorithm.ES256, custody.sign(key.key_ref, Algorithm.ES256, b"more"), b"more")
+
+
+def test_a_key_missing_from_the_token_fails_even_after_a_fresh_session(custody: Pkcs11Custody) -> None:
+    custody.generate(Algorithm.ES256)  # a session exists, so a failure is retried once on a new one
+    with pytest.raises(Unavailable, match="missing"):
+        custody.sign("ec-issuer-not-on-the-token", Algorithm.ES256, b"data")
 
 
 def test_several_threads_sign_at_once(custody: Pkcs11Custody) -> None:

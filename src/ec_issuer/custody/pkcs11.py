@@ -183,6 +183,17 @@ class Pkcs11Custody:
         return self.sign_many(key_ref, algorithm, [data])[0]
 
     def sign_many(self, key_ref: str, algorithm: Algorithm, items: Sequence[bytes]) -> list[bytes]:
+        # A session kept from an earlier call may have died with an HSM restart. Signing changes nothing
+        # on the token, so one more try on a fresh session is safe; a token that is really down fails twice.
+        reused_session = self._session is not None
+        try:
+            return self._sign_in_session(key_ref, algorithm, items)
+        except Unavailable:
+            if not reused_session:
+                raise
+        return self._sign_in_session(key_ref, algorithm, items)
+
+    def _sign_in_session(self, key_ref: str, algorithm: Algorithm, items: Sequence[bytes]) -> list[bytes]:
         with self._session_for(f"sign with key {key_ref}") as session:
             private = self._private_key(session, key_ref)
             if private.key_type != _CURVES[algorithm].key_type:
