@@ -67,16 +67,7 @@ class KeyService:
             )
         name, held = self._hold(request)
         now = self._clock.now()
-        key = SigningKey(
-            kid=f"{issuer.did}#{thumbprint(held.public_jwk)}",
-            issuer_slug=issuer.slug,
-            algorithm=request.algorithm,
-            public_jwk=held.public_jwk,
-            custody=name,
-            key_ref=held.key_ref,
-            state=KeyState.PENDING,
-            created_at=now,
-        )
+        key = _pending_key(f"{issuer.did}#{thumbprint(held.public_jwk)}", issuer.slug, request, name, held, now)
         with self._uow() as uow:
             if uow.keys.get(key.kid) is not None:
                 raise Conflict(f"key {key.kid} is already registered", [FieldError("/material", "already in use")])
@@ -94,18 +85,8 @@ class KeyService:
         name, held = self._hold(request)
         did = did_key_for(held.public_jwk)
         now = self._clock.now()
-        key = SigningKey(
-            kid=verification_method_id(did),
-            issuer_slug=issuer_slug,
-            algorithm=request.algorithm,
-            public_jwk=held.public_jwk,
-            custody=name,
-            key_ref=held.key_ref,
-            state=KeyState.ACTIVE,
-            created_at=now,
-            activated_at=now,
-        )
-        return did, key
+        key = _pending_key(verification_method_id(did), issuer_slug, request, name, held, now)
+        return did, key.activated(now)
 
     def rotate(self, issuer: Issuer, algorithm: Algorithm, custody: str | None = None) -> SigningKey:
         """A new key signs from now on; the one it replaces retires and stays published."""
@@ -165,6 +146,21 @@ class KeyService:
         if request.material is None:
             return name, backend.generate(request.algorithm)
         return name, backend.import_key(request.algorithm, request.material)
+
+
+def _pending_key(
+    kid: str, issuer_slug: str, request: NewKey, custody: str, held: GeneratedKey, now: datetime
+) -> SigningKey:
+    return SigningKey(
+        kid=kid,
+        issuer_slug=issuer_slug,
+        algorithm=request.algorithm,
+        public_jwk=held.public_jwk,
+        custody=custody,
+        key_ref=held.key_ref,
+        state=KeyState.PENDING,
+        created_at=now,
+    )
 
 
 def custody_named(custodians: Mapping[str, KeyCustody], name: str) -> KeyCustody:
