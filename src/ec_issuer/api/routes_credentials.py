@@ -9,6 +9,7 @@ from datetime import datetime
 
 from apiflask import APIBlueprint
 from flask import Response, request
+from werkzeug.exceptions import NotAcceptable
 
 from ec_issuer.api.context import bearer_auth, caller, services
 from ec_issuer.api.http import documented_body, json_response, read_json_body
@@ -25,8 +26,11 @@ from ec_issuer.core.encoding import parse_datetime
 from ec_issuer.core.errors import FieldError, InvalidInput
 from ec_issuer.core.validation import parse_command
 from ec_issuer.credentials.commands import parse_issue_request
+from ec_issuer.credentials.model import VC_JWT
 from ec_issuer.credentials.reading import ListQuery, normalize_credential_id
 from ec_issuer.signing.jose import VC_JWT_MEDIA_TYPE
+
+VC_MEDIA_TYPE = "application/vc"  # VC 2.0: a credential in JSON-LD, here with its embedded proof
 
 blueprint = APIBlueprint("credentials", __name__, url_prefix="/api/v1/credentials", tag="Credentials")
 
@@ -48,9 +52,10 @@ _ERRORS = {
 @blueprint.doc(
     summary="Issue an Open Badges 3.0 credential",
     description=(
-        "Builds (or completes, when `credential` is given), validates against the OB 3.0 schema, signs as "
-        "`vc+jwt` and stores a credential. Send an `Idempotency-Key` header to make retries safe: the same "
-        "key with the same body answers with the same credential, with another body 409."
+        "Builds (or completes, when `credential` is given), validates against the OB 3.0 schema, secures "
+        "(`format`: `vc+jwt` by default, or `data-integrity` for an embedded eddsa-rdfc-2022 / "
+        "ecdsa-rdfc-2019 proof) and stores a credential. Send an `Idempotency-Key` header to make retries "
+        "safe: the same key with the same body answers with the same credential, with another body 409."
     ),
     responses={
         code: {"description": text, "content": {"application/problem+json": {"schema": Problem}}}
@@ -113,17 +118,21 @@ def _query_time(name: str) -> datetime | None:
 @blueprint.output(IssuedCredentialOut)
 @blueprint.doc(
     summary="Fetch one credential",
-    description="JSON by default; the bare compact JWS with `Accept: application/vc+jwt`.",
+    description=(
+        "JSON by default; the secured form alone with `Accept: application/vc+jwt` (VC-JOSE credentials) or "
+        "`Accept: application/vc` (credentials with an embedded Data Integrity proof); the other is 406."
+    ),
 )
 def get_credential(credential_id: str) -> Response:
     container = services()
     credential = container.reading.get(caller(), credential_id)
-    best = request.accept_mimetypes.best_match(["application/json", VC_JWT_MEDIA_TYPE], default="application/json")
-    if (
-        best == VC_JWT_MEDIA_TYPE
-        and request.accept_mimetypes[VC_JWT_MEDIA_TYPE] > request.accept_mimetypes["application/json"]
-    ):
-        return Response(credential.signed, mimetype=VC_JWT_MEDIA_TYPE)
+    offered = ["application/json", VC_JWT_MEDIA_TYPE, VC_MEDIA_TYPE]
+    best = request.accept_mimetypes.best_match(offered, default="application/json")
+    if best != "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["application/json"]:
+        secured_as = VC_JWT_MEDIA_TYPE if credential.format == VC_JWT else VC_MEDIA_TYPE
+        if best != secured_as:
+            raise NotAcceptable(f"this credential is secured as {credential.format}: ask for {secured_as}")
+        return Response(credential.signed, mimetype=secured_as)
     return json_response(credential_full(credential, container.clock.now()))
 
 
@@ -136,19 +145,24 @@ def get_credential(credential_id: str) -> Response:
     description=(
         "Checks format, header, key, signature, claims, schema, validity period and (for credentials issued "
         "here) stored status. A failed check is a normal answer with `verified: false`, not an error. "
-        "The body is `{jws}` or `{credentialId}`, or a bare JWS sent as `application/vc+jwt`."
+        "The body is `{jws}`, `{credential}` (with an embedded proof) or `{credentialId}`, or a bare JWS "
+        "sent as `application/vc+jwt`."
     ),
 )
 def verify_credential() -> Response:
     container = services()
     if request.mimetype == VC_JWT_MEDIA_TYPE:
         token = request.get_data(cache=False).decode("ascii", errors="replace")
+        return json_response(verification_out(container.verifier.verify(token)))
+    command = parse_command(VerifyRequest, read_json_body())
+    given = [name for name in ("jws", "credential", "credentialId") if getattr(command, name) is not None]
+    if len(given) != 1:
+        raise InvalidInput("give exactly one of jws, credential or credentialId", [FieldError("", "one of the three")])
+    if command.jws is not None:
+        verification = container.verifier.verify(command.jws)
+    elif command.credential is not None:
+        verification = container.verifier.verify_document(command.credential)
     else:
-        command = parse_command(VerifyRequest, read_json_body())
-        if (command.jws is None) == (command.credentialId is None):
-            raise InvalidInput("give exactly one of jws or credentialId", [FieldError("", "jws or credentialId")])
-        if command.jws is not None:
-            token = command.jws
-        else:
-            token = container.reading.get(caller(), normalize_credential_id(command.credentialId or "")).signed
-    return json_response(verification_out(container.verifier.verify(token)))
+        stored = container.reading.get(caller(), normalize_credential_id(command.credentialId or ""))
+        verification = container.verifier.verify_secured(stored.signed)
+    return json_response(verification_out(verification))

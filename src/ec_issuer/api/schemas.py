@@ -37,8 +37,10 @@ class CredentialSummary(BaseModel):
 
 
 class IssuedCredentialOut(CredentialSummary):
-    credential: dict[str, Any] = Field(description="The signed credential JSON (the JWS payload)")
-    jws: str = Field(description="The credential secured as a compact JWS, typ vc+jwt")
+    credential: dict[str, Any] = Field(
+        description="The credential JSON: the JWS payload (vc+jwt), or the credential with its embedded proof"
+    )
+    jws: str | None = Field(description="The credential secured as a compact JWS, typ vc+jwt; null otherwise")
 
 
 class CredentialPage(BaseModel):
@@ -50,6 +52,7 @@ class VerifyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")  # a typo such as "credentialID" is an error, not ignored
 
     jws: str | None = Field(default=None, description="A compact JWS (vc+jwt)")
+    credential: dict[str, Any] | None = Field(default=None, description="Or a credential with an embedded proof")
     credentialId: ShortText | None = Field(default=None, description="Or the id of a credential issued here")
 
 

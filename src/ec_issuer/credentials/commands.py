@@ -28,6 +28,7 @@ from ec_issuer.core.validation import (
 )
 
 JsonObject = dict[str, Any]
+SecuringFormat = Literal["vc+jwt", "data-integrity"]
 
 
 def _json_number(value: Any) -> Any:
@@ -134,6 +135,11 @@ class IssueCredential(_Strict):
     creditsEarned: Number | None = Field(default=None, ge=0, le=100_000)
     narrative: LongText | None = None
     algorithm: Literal["ES256", "EdDSA"] | None = None
+    format: SecuringFormat | None = Field(
+        default=None,
+        description="vc+jwt (VC-JOSE, the default) or data-integrity (an embedded DataIntegrityProof: "
+        "eddsa-rdfc-2022 with an EdDSA key, ecdsa-rdfc-2019 with an ES256 key)",
+    )
 
     @field_validator("validUntil")
     @classmethod
@@ -150,6 +156,7 @@ class IssueDocument(_Strict):
     issuer: ShortText = Field(description="Issuer slug or DID")
     credential: JsonObject
     algorithm: Literal["ES256", "EdDSA"] | None = None
+    format: SecuringFormat | None = None
 
 
 IssueRequest = IssueCredential | IssueDocument

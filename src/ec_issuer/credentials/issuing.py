@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, cast
 
 from ec_issuer.access.model import ApiClient
@@ -16,15 +17,16 @@ from ec_issuer.core.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from ec_issuer.core.validation import reject_control_characters
 from ec_issuer.credentials import ob3
 from ec_issuer.credentials.commands import IssueCredential, IssueRequest
-from ec_issuer.credentials.model import CredentialStatus, IssuedCredential
+from ec_issuer.credentials.model import DATA_INTEGRITY, VC_JWT, CredentialStatus, IssuedCredential
 from ec_issuer.credentials.ports import DuplicateCredentialId, DuplicateIdempotencyKey
 from ec_issuer.credentials.recipient import RecipientIdentity, RecipientReferencer
 from ec_issuer.credentials.schema import CredentialSchemaValidator
 from ec_issuer.issuers.model import Issuer
 from ec_issuer.issuers.service import require_issuer_for
-from ec_issuer.keys.model import DEFAULT_ALGORITHM, Algorithm
+from ec_issuer.keys.model import DEFAULT_ALGORITHM, Algorithm, SigningKey
 from ec_issuer.keys.ports import KeyCustody
 from ec_issuer.keys.service import active_signing_key, custody_named
+from ec_issuer.signing.data_integrity.signer import add_proof
 from ec_issuer.signing.jose import sign_vc_jwt
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
@@ -114,26 +116,31 @@ class CredentialIssuer:
         if not decision.allowed:
             raise Forbidden(decision.reason)
 
-        if ob3.is_open_badge(document):
-            errors = self._schema.errors(document)
-            if errors:
-                raise InvalidInput(
-                    "the credential does not satisfy the Open Badges 3.0 AchievementCredential schema",
-                    [FieldError(pointer_prefix + e.pointer, e.detail) for e in errors],
-                )
+        securing = request.format or VC_JWT
+        if securing == VC_JWT:
+            self._check_schema(document, pointer_prefix)
         # Only a caller-built document can bring an id that is taken; generated ones are fresh UUIDs.
         if document["id"] != credential_id and uow.credentials.get(str(document["id"])) is not None:
             raise _id_taken(str(document["id"]))
-        algorithm = Algorithm(request.algorithm) if request.algorithm else DEFAULT_ALGORITHM
+        # eddsa-rdfc-2022 is the one Data Integrity suite 1EdTech certifies for Open Badges 3.0.
+        default_algorithm = Algorithm.EDDSA if securing == DATA_INTEGRITY else DEFAULT_ALGORITHM
+        algorithm = Algorithm(request.algorithm) if request.algorithm else default_algorithm
         key = active_signing_key(uow, issuer, algorithm, "/algorithm")
-        payload = dumps(document)
-        signed = sign_vc_jwt(payload, key, custody_named(self._custodians, key.custody))
+        custody = custody_named(self._custodians, key.custody)
+        if securing == VC_JWT:
+            payload = dumps(document)
+            signed = sign_vc_jwt(payload, key, custody)
+        else:
+            secured = _with_proof(document, key, custody, now, pointer_prefix)
+            self._check_schema(secured, pointer_prefix)  # the proof too must have the schema's shape
+            payload = dumps(secured)
+            signed = payload.decode()
         valid_from, valid_until = ob3.validity_window(document)
         return IssuedCredential(
             id=str(document["id"]),
             issuer_slug=issuer.slug,
             family=ob3.FAMILY if ob3.is_open_badge(document) else "vc",
-            format="vc+jwt",
+            format=securing,
             format_version=ob3.FORMAT_VERSION,
             payload=payload,
             signed=signed,
@@ -148,6 +155,16 @@ class CredentialIssuer:
             idempotency_key=idempotency_key,
             request_hash=request_hash,
         )
+
+    def _check_schema(self, document: dict[str, Any], pointer_prefix: str) -> None:
+        if not ob3.is_open_badge(document):
+            return
+        errors = self._schema.errors(document)
+        if errors:
+            raise InvalidInput(
+                "the credential does not satisfy the Open Badges 3.0 AchievementCredential schema",
+                [FieldError(pointer_prefix + e.pointer, e.detail) for e in errors],
+            )
 
     def _recipient_identity(self, request: IssueCredential) -> RecipientIdentity:
         # The command guarantees exactly one of the two.
@@ -171,6 +188,16 @@ class CredentialIssuer:
 
 def _str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def _with_proof(
+    document: dict[str, Any], key: SigningKey, custody: KeyCustody, now: datetime, pointer_prefix: str
+) -> dict[str, Any]:
+    """The document with an embedded Data Integrity proof; safe-mode refusals point into the request."""
+    try:
+        return add_proof(document, key, custody, created=now)
+    except InvalidInput as exc:
+        raise InvalidInput(exc.detail, [FieldError(pointer_prefix + e.pointer, e.detail) for e in exc.errors]) from None
 
 
 def _id_taken(credential_id: str) -> Conflict:

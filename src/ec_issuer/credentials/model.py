@@ -14,6 +14,10 @@ class CredentialStatus(StrEnum):
     EXPIRED = "expired"
 
 
+VC_JWT = "vc+jwt"  # secured by a JOSE envelope (W3C VC-JOSE-COSE)
+DATA_INTEGRITY = "data-integrity"  # secured by an embedded DataIntegrityProof
+
+
 @dataclass(frozen=True, slots=True)
 class IssuedCredential:
     """A credential as issued: the exact JSON that was signed, and its signed form."""
@@ -21,10 +25,10 @@ class IssuedCredential:
     id: str  # the credential's `id`, a urn:uuid
     issuer_slug: str
     family: str  # "open-badges-3.0"; ELM and validation attestations come later
-    format: str  # "vc+jwt"
+    format: str  # VC_JWT or DATA_INTEGRITY
     format_version: str
-    payload: bytes  # the signed credential JSON, byte for byte
-    signed: str  # the compact JWS
+    payload: bytes  # the credential JSON as delivered, byte for byte (with its proof, for Data Integrity)
+    signed: str  # the compact JWS (vc+jwt), or the JSON text of the credential with its proof
     kid: str
     status: CredentialStatus
     issued_at: datetime

@@ -1,4 +1,5 @@
-"""Verifying a `vc+jwt`: each check reported on its own, a negative answer never an exception."""
+"""Verifying a `vc+jwt` or a credential with embedded Data Integrity proofs: each check reported on its own,
+a negative answer never an exception."""
 
 from __future__ import annotations
 
@@ -6,13 +7,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, cast
 
-from ec_issuer.core.encoding import format_datetime
+from ec_issuer.core.encoding import format_datetime, loads
 from ec_issuer.core.ports import Clock
 from ec_issuer.core.validation import reject_control_characters
 from ec_issuer.credentials import ob3
 from ec_issuer.credentials.model import CredentialStatus
 from ec_issuer.credentials.schema import CredentialSchemaValidator
 from ec_issuer.keys.resolution import KeyResolver
+from ec_issuer.signing.data_integrity.verifier import DataIntegrityVerifier
 from ec_issuer.signing.jose import (
     SUPPORTED_ALGORITHMS,
     VC_CTY,
@@ -66,6 +68,7 @@ class CredentialVerifier:
         self._schema = schema
         self._clock = clock
         self._statuses = statuses
+        self._proofs = DataIntegrityVerifier(keys)
 
     def verify(self, token: str) -> Verification:
         try:
@@ -89,6 +92,44 @@ class CredentialVerifier:
         verified = all(check.passed is not False for check in checks) and any(
             check.name == "signature" and check.passed for check in checks
         )
+        credential_id = credential.get("id")
+        return Verification(
+            verified=verified,
+            checks=checks,
+            credential=credential,
+            issuer=issuer_id,
+            credential_id=credential_id if isinstance(credential_id, str) else None,
+            status=status.detail if status.passed is not None else None,
+            errors=[f"{c.name}: {c.detail}" for c in checks if c.passed is False],
+        )
+
+    def verify_secured(self, secured: str) -> Verification:
+        """A stored credential in its secured form: a compact JWS, or JSON with an embedded proof."""
+        if secured.lstrip().startswith("{"):
+            try:
+                document = loads(secured.encode())
+            except ValueError:
+                return _failed([Check("format", False, "not a JSON document")])
+            return self.verify_document(document)
+        return self.verify(secured)
+
+    def verify_document(self, document: object) -> Verification:
+        """A credential secured with embedded Data Integrity proofs (eddsa-rdfc-2022, ecdsa-rdfc-2019,
+        Ed25519Signature2020): the proofs, the schema, the validity period and our stored status."""
+        if not isinstance(document, dict) or "proof" not in document:
+            return _failed([Check("format", False, "not a JSON credential with an embedded proof")])
+        credential = cast(dict[str, Any], document)
+        checks = [Check("format", True, "JSON credential with an embedded proof")]
+        issuer_id = _issuer_id(credential)
+        proofs = self._proofs.verify(credential, now=self._clock.now())
+        for proof in proofs.proofs:
+            checks.append(Check("proof", proof.verified, f"proof {proof.index} ({proof.cryptosuite}): {proof.detail}"))
+        checks.append(self._schema_check(credential))
+        now = self._clock.now()
+        checks.append(_validity_check(credential, now))
+        status = self._status(credential, issuer_id, now)
+        checks.append(status)
+        verified = proofs.verified and all(check.passed is not False for check in checks)
         credential_id = credential.get("id")
         return Verification(
             verified=verified,
