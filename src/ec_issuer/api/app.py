@@ -5,7 +5,7 @@ from __future__ import annotations
 from apiflask import APIFlask
 
 from ec_issuer import __version__
-from ec_issuer.api import routes_admin, routes_credentials, routes_keys, routes_public
+from ec_issuer.api import routes_admin, routes_credentials, routes_keys, routes_public, routes_vc_api
 from ec_issuer.api.context import EXTENSION_KEY, bearer_auth
 from ec_issuer.api.http import refuse_control_characters_in_url
 from ec_issuer.api.problems import apiflask_error, register_error_handlers
@@ -41,6 +41,7 @@ def create_app(container: Container) -> APIFlask:
     app.register_blueprint(routes_admin.blueprint)
     app.register_blueprint(routes_keys.blueprint)
     app.register_blueprint(routes_credentials.blueprint)
+    app.register_blueprint(routes_vc_api.blueprint)
     app.error_processor(apiflask_error)
     bearer_auth.error_processor(apiflask_error)
     # After error_processor, which re-registers APIFlask's own handler for Werkzeug's HTTP errors:

@@ -1,0 +1,219 @@
+"""The W3C VC API (VCALM) issuer and verifier endpoints, Data Integrity secured, bearer-authenticated.
+
+`POST /credentials/issue`, `POST /credentials/verify`, `POST /presentations/verify`; status codes and
+problem types are tabulated in docs/vc-api.md.
+"""
+
+# APIFlask's decorators carry partially unknown parameter types (marshmallow unions); the views are typed.
+# pyright: reportUnknownMemberType=false
+
+from __future__ import annotations
+
+from typing import Any
+
+from apiflask import APIBlueprint
+from flask import Response
+from pydantic import BaseModel, Field
+
+from ec_issuer.api.context import bearer_auth, caller, services
+from ec_issuer.api.http import documented_body, json_response, read_json_body
+from ec_issuer.api.schemas import Problem
+from ec_issuer.core.encoding import JsonObject, format_datetime, loads_object
+from ec_issuer.core.errors import FieldError, Forbidden, InvalidInput, MalformedInput
+from ec_issuer.credentials.commands import IssueDocument
+from ec_issuer.vc_api.shape import (
+    check_credential,
+    check_presentation,
+    check_v1_issuance_date,
+    embedded_credentials,
+    is_v1,
+    issuer_id,
+    optional_object,
+    require_object,
+)
+from ec_issuer.vc_api.verification import ServiceKeyResolver, VcApiVerifier
+
+blueprint = APIBlueprint("vc_api", __name__, tag="W3C VC API")
+
+# VC Data Integrity cryptosuites this service creates, and the key algorithm each signs with.
+CRYPTOSUITES = {"eddsa-rdfc-2022": "EdDSA", "ecdsa-rdfc-2019": "ES256"}
+
+_ERRORS = {
+    400: "Malformed request or credential",
+    401: "Unauthenticated",
+    403: "Forbidden",
+    413: "Too large",
+    415: "Unsupported media type",
+    422: "Invalid input",
+}
+
+
+def _problems(*codes: int) -> dict[int, Any]:
+    return {
+        code: {"description": _ERRORS[code], "content": {"application/problem+json": {"schema": Problem}}}
+        for code in codes
+    }
+
+
+class IssueOptions(BaseModel):
+    cryptosuite: str | None = Field(default=None, description="eddsa-rdfc-2022 or ecdsa-rdfc-2019")
+
+
+class VcApiIssueRequest(BaseModel):
+    credential: dict[str, Any] = Field(description="An unsecured VC 2.0 or VC 1.1 credential")
+    options: IssueOptions | None = None
+
+
+class VcApiIssueResponse(BaseModel):
+    verifiableCredential: dict[str, Any] = Field(description="The credential with an embedded DataIntegrityProof")
+
+
+class VcApiVerifyCredentialRequest(BaseModel):
+    verifiableCredential: dict[str, Any]
+    options: dict[str, Any] | None = None
+
+
+class VcApiPresentationOptions(BaseModel):
+    challenge: str | None = None
+    domain: str | None = None
+
+
+class VcApiVerifyPresentationRequest(BaseModel):
+    verifiablePresentation: dict[str, Any]
+    options: VcApiPresentationOptions | None = None
+
+
+class VcApiProblemDetail(BaseModel):
+    type: str
+    title: str
+    detail: str
+
+
+class VcApiVerificationResponse(BaseModel):
+    verified: bool
+    problemDetails: list[VcApiProblemDetail]
+    warnings: list[VcApiProblemDetail]
+    results: dict[str, Any]
+
+
+@blueprint.post("/credentials/issue")
+@blueprint.auth_required(bearer_auth)
+@documented_body(VcApiIssueRequest)
+@blueprint.output(VcApiIssueResponse, status_code=201)
+@blueprint.doc(
+    summary="Issue a credential with a Data Integrity proof (VC API)",
+    description=(
+        "Signs `credential` (VC 2.0 or 1.1) with an embedded `DataIntegrityProof` and stores it. The credential's "
+        "`issuer` (string or object `id`) must be the DID of an issuer this client may use. "
+        "`options.cryptosuite`: `eddsa-rdfc-2022` (EdDSA key) or `ecdsa-rdfc-2019` (ES256 key, the default)."
+    ),
+    responses=_problems(400, 401, 403, 413, 415, 422),
+)
+def issue() -> Response:
+    container = services()
+    body = require_object(read_json_body(), "", "the request body")
+    if "credential" not in body:
+        raise MalformedInput("the request has no credential", [FieldError("/credential", "is required")])
+    document = check_credential(body["credential"], "/credential", secured=False)
+    options = optional_object(body.get("options"), "/options", "options")
+    algorithm = _algorithm(options)
+    did = issuer_id(document)
+    client = caller()
+    issuer = container.issuers.get(did) if did is not None and did.startswith("did:") else None
+    if client.issuer_scope is not None and (issuer is None or not client.may_use_issuer(issuer.slug)):
+        raise Forbidden(f"client may not issue for issuer {did!r}")
+    if issuer is None:
+        pointer = "/credential/issuer/id" if isinstance(document.get("issuer"), dict) else "/credential/issuer"
+        raise MalformedInput(
+            f"the credential's issuer {did!r} is not an issuer of this service",
+            [FieldError(pointer, "must be the DID of an issuer this client may use")],
+        )
+    if is_v1(document) and "issuanceDate" not in document:
+        document = {**document, "issuanceDate": format_datetime(container.clock.now().replace(microsecond=0))}
+    request = IssueDocument(issuer=issuer.did, credential=document, algorithm=algorithm, format="data-integrity")
+    try:
+        outcome = container.issuing.issue(client, request)
+    except InvalidInput as exc:  # the issuing service names the algorithm; the VC API caller chose a cryptosuite
+        errors = [FieldError("/options/cryptosuite", e.detail) if e.pointer == "/algorithm" else e for e in exc.errors]
+        raise InvalidInput(exc.detail, errors) from None
+    return json_response({"verifiableCredential": loads_object(outcome.credential.signed)}, 201)
+
+
+def _algorithm(options: JsonObject) -> Any:
+    suite = options.get("cryptosuite")
+    if suite is None:
+        return None
+    if not isinstance(suite, str) or suite not in CRYPTOSUITES:
+        raise MalformedInput(
+            f"unsupported cryptosuite {suite!r}",
+            [FieldError("/options/cryptosuite", f"must be one of {', '.join(CRYPTOSUITES)}")],
+        )
+    return CRYPTOSUITES[suite]
+
+
+@blueprint.post("/credentials/verify")
+@blueprint.auth_required(bearer_auth)
+@documented_body(VcApiVerifyCredentialRequest)
+@blueprint.output(VcApiVerificationResponse)
+@blueprint.doc(
+    summary="Verify a Data Integrity secured credential (VC API)",
+    description=(
+        "Checks every proof (eddsa-rdfc-2022, ecdsa-rdfc-2019, Ed25519Signature2020) and the validity period. "
+        "A failed check is a 200 with `verified: false` and `problemDetails`; a malformed credential is a 400."
+    ),
+    responses=_problems(400, 401, 413, 415),
+)
+def verify_credential() -> Response:
+    container = services()
+    body = require_object(read_json_body(), "", "the request body")
+    if "verifiableCredential" not in body:
+        raise MalformedInput(
+            "the request has no verifiableCredential", [FieldError("/verifiableCredential", "is required")]
+        )
+    credential = check_credential(body["verifiableCredential"], "/verifiableCredential", secured=True)
+    check_v1_issuance_date(credential, "/verifiableCredential")
+    optional_object(body.get("options"), "/options", "options")
+    outcome = _verifier().verify_credential(credential, container.clock.now())
+    return json_response(outcome.as_json())
+
+
+@blueprint.post("/presentations/verify")
+@blueprint.auth_required(bearer_auth)
+@documented_body(VcApiVerifyPresentationRequest)
+@blueprint.output(VcApiVerificationResponse)
+@blueprint.doc(
+    summary="Verify a Data Integrity secured presentation (VC API)",
+    description=(
+        "Checks the presentation's `authentication` proof (by the holder's key, carrying `options.challenge` and "
+        "`options.domain` when given) and each embedded credential. Answers like /credentials/verify; "
+        "`results.credentialResults` holds one result per embedded credential."
+    ),
+    responses=_problems(400, 401, 413, 415),
+)
+def verify_presentation() -> Response:
+    container = services()
+    body = require_object(read_json_body(), "", "the request body")
+    if "verifiablePresentation" not in body:
+        raise MalformedInput(
+            "the request has no verifiablePresentation", [FieldError("/verifiablePresentation", "is required")]
+        )
+    presentation = check_presentation(body["verifiablePresentation"], "/verifiablePresentation")
+    for index, item in enumerate(embedded_credentials(presentation)):
+        pointer = f"/verifiablePresentation/verifiableCredential/{index}"
+        check_v1_issuance_date(check_credential(item, pointer, secured=True), pointer)
+    options = optional_object(body.get("options"), "/options", "options")
+    challenge, domain = _string_option(options, "challenge"), _string_option(options, "domain")
+    outcome = _verifier().verify_presentation(presentation, container.clock.now(), challenge=challenge, domain=domain)
+    return json_response(outcome.as_json())
+
+
+def _string_option(options: JsonObject, name: str) -> str | None:
+    value = options.get(name)
+    if value is not None and not isinstance(value, str):
+        raise MalformedInput(f"options.{name} must be a string", [FieldError(f"/options/{name}", "must be a string")])
+    return value
+
+
+def _verifier() -> VcApiVerifier:
+    container = services()
+    return VcApiVerifier(ServiceKeyResolver(container.issuers, container.keys))
