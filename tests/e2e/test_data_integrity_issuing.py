@@ -145,3 +145,22 @@ def test_a_caller_document_with_an_undefined_term_is_refused_before_signing(
     # The same document secured as VC-JOSE is not processed as JSON-LD, so the term passes there.
     jose = http.post(CREDENTIALS, json={"issuer": "acme", "credential": document}, headers=auth)
     assert jose.status_code == 201
+
+
+def test_an_issuer_can_default_to_data_integrity(http: FlaskClient, auth: dict[str, str], container: Container) -> None:
+    created = http.post(
+        "/api/v1/issuers",
+        json={"slug": "linked", "name": "Linked Data U", "defaultFormat": "data-integrity"},
+        headers=auth,
+    )
+    assert created.status_code == 201
+    assert json_of(created)["defaultFormat"] == "data-integrity"
+    assert http.post("/api/v1/issuers/linked/keys", json={"algorithm": "EdDSA"}, headers=auth).status_code == 201
+    assert http.post("/api/v1/issuers/linked/keys", json={"algorithm": "ES256"}, headers=auth).status_code == 201
+
+    by_default = http.post(CREDENTIALS, json=award_body("linked"), headers=auth)
+    assert by_default.status_code == 201
+    assert json_of(by_default)["format"] == "data-integrity"
+    assert json_of(by_default)["credential"]["proof"][0]["cryptosuite"] == "eddsa-rdfc-2022"
+    asked = http.post(CREDENTIALS, json=award_body("linked", format="vc+jwt"), headers=auth)
+    assert (json_of(asked)["format"], json_of(asked)["jws"] is not None) == ("vc+jwt", True)

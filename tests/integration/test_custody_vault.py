@@ -327,7 +327,8 @@ def test_a_hung_server_is_unavailable_after_the_timeout_not_a_hang(openbao_durab
         started = time.monotonic()
         with pytest.raises(Unavailable, match=r"did not answer within 0\.5 s"):
             custody.sign(generated.key_ref, Algorithm.EDDSA, MESSAGE)
-        assert time.monotonic() - started < 2.0
+        # Far below a hang, with room for a loaded 2-core machine (a connect and a read timeout, retries off).
+        assert time.monotonic() - started < 4.0
     finally:
         openbao_durable.thaw()
 

@@ -50,6 +50,7 @@ def issuer_out(issuer: Issuer, layout: DidWebLayout) -> dict[str, Any]:
         "url": issuer.url,
         "email": issuer.email,
         "root": issuer.is_root,
+        "defaultFormat": issuer.default_format,
         "didDocument": base + layout.document_path(issuer.slug, is_root=issuer.is_root)
         if issuer.uses_did_web
         else None,

@@ -119,6 +119,12 @@ def issuers() -> None:
     help="Identify the issuer by the did:key of a new key of this algorithm (it can never rotate).",
 )
 @click.option("--key-backend", help="With --did-key: where that key lives (default KEY_BACKEND_DEFAULT).")
+@click.option(
+    "--default-format",
+    type=click.Choice(["vc+jwt", "data-integrity"]),
+    default="vc+jwt",
+    help="How credentials are secured when a request does not say.",
+)
 def issuers_create(
     slug: str,
     name: str,
@@ -128,6 +134,7 @@ def issuers_create(
     root: bool,
     did_key: str | None,
     key_backend: str | None,
+    default_format: str,
 ) -> None:
     """Register an issuer (did:web under ISSUER_BASE_URL, or did:key with --did-key)."""
     container = container_for_command()
@@ -142,6 +149,7 @@ def issuers_create(
         "image": image,
         "root": root,
         "didKey": did_key_options,
+        "defaultFormat": default_format,
     }
     command = parse_command(CreateIssuer, {k: v for k, v in fields.items() if v is not None})
     print_json(issuer_out(container.issuers.create(command), container.layout))

@@ -116,7 +116,7 @@ class CredentialIssuer:
         if not decision.allowed:
             raise Forbidden(decision.reason)
 
-        securing = request.format or VC_JWT
+        securing = request.format or issuer.default_format
         if securing == VC_JWT:
             self._check_schema(document, pointer_prefix)
         # Only a caller-built document can bring an id that is taken; generated ones are fresh UUIDs.

@@ -36,6 +36,9 @@ class CreateIssuer(BaseModel):
     description: LongText | None = None
     address: AddressInput | None = None
     root: bool = False
+    defaultFormat: Literal["vc+jwt", "data-integrity"] = Field(
+        default="vc+jwt", description="How this issuer's credentials are secured when a request does not say"
+    )
     didKey: DidKeyOptions | None = Field(
         default=None,
         description="Use did:key: the issuer's identifier is its one key, which can never rotate",

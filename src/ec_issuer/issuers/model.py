@@ -43,6 +43,7 @@ class Issuer:
     description: str | None = None
     address: Address | None = None
     is_root: bool = False
+    default_format: str = "vc+jwt"  # how its credentials are secured when a request does not say
     created_at: datetime | None = field(default=None, compare=False)
 
     @property

@@ -40,6 +40,7 @@ class IssuerService:
             description=command.description,
             address=address,
             is_root=command.root,
+            default_format=command.defaultFormat,
             created_at=self._clock.now(),
         )
         with self._uow() as uow:

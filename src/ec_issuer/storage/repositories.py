@@ -69,6 +69,7 @@ class SqlIssuers(_Repository):
                 description=issuer.description,
                 address=address,
                 is_root=issuer.is_root,
+                default_format=issuer.default_format,
                 created_at=issuer.created_at,
             )
         )
@@ -120,6 +121,7 @@ def _issuer(row: Row[Any]) -> Issuer:
         description=row.description,
         address=address,
         is_root=row.is_root,
+        default_format=row.default_format,
         created_at=row.created_at,
     )
 

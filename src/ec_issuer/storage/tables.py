@@ -27,6 +27,7 @@ issuers = Table(
     Column("description", Text),
     Column("address", JsonText),
     Column("is_root", Boolean, nullable=False, default=False),
+    Column("default_format", String(32), nullable=False, server_default="vc+jwt"),
     Column("created_at", UtcDateTime, nullable=False),
 )
 # At most one root issuer (did:web:<host>): a partial unique index works on SQLite and PostgreSQL.
