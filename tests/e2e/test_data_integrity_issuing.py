@@ -6,6 +6,7 @@ in tests/e2e/conftest.py, proof included.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -164,3 +165,77 @@ def test_an_issuer_can_default_to_data_integrity(http: FlaskClient, auth: dict[s
     assert json_of(by_default)["credential"]["proof"][0]["cryptosuite"] == "eddsa-rdfc-2022"
     asked = http.post(CREDENTIALS, json=award_body("linked", format="vc+jwt"), headers=auth)
     assert (json_of(asked)["format"], json_of(asked)["jws"] is not None) == ("vc+jwt", True)
+
+
+def _ob3_document(**changes: Any) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "@context": [
+            "https://www.w3.org/ns/credentials/v2",
+            "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json",
+        ],
+        "type": ["VerifiableCredential", "OpenBadgeCredential"],
+        "name": "Data Literacy",
+        "credentialSubject": {
+            "type": ["AchievementSubject"],
+            "id": "did:example:learner-7",
+            "achievement": {
+                "id": "https://acme.example/achievements/data-literacy",
+                "type": ["Achievement"],
+                "name": "Data Literacy",
+                "description": "Reads charts critically.",
+                "criteria": {"narrative": "Complete the workshop."},
+            },
+        },
+    }
+    document.update(changes)
+    return document
+
+
+def _nested(depth: int) -> Any:
+    value: Any = "deep"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+HOSTILE = [
+    pytest.param(
+        _ob3_document(**{"@context": [*_ob3_document()["@context"], "https://evil.example/context.json"]}),
+        422,
+        "/credential/@context",
+        id="unknown-context",
+    ),
+    pytest.param(_ob3_document(favouriteColour="green"), 422, "/credential/favouriteColour", id="undefined-term"),
+    pytest.param(
+        _ob3_document(type=["VerifiableCredential", "OpenBadgeCredential", "LocalOnlyType"]),
+        422,
+        "/credential/type/2",
+        id="relative-type-iri",
+    ),
+    pytest.param(_ob3_document(name="Data\x0bLiteracy"), 422, "/credential/name", id="control-character"),
+    pytest.param(
+        _ob3_document(evidence=[{"name": "n"} for _ in range(10_000)]),  # 10,000 blank nodes in 130 kB
+        422,
+        "/credential",
+        id="10k-blank-nodes",
+    ),
+    pytest.param(_ob3_document(description=_nested(200)), 400, None, id="deeply-nested"),
+]
+
+
+@pytest.mark.parametrize(("document", "status", "pointer"), HOSTILE)
+def test_hostile_documents_are_refused_quickly_and_store_nothing(
+    http: FlaskClient, auth: dict[str, str], issuer: Issuer, document: dict[str, Any], status: int, pointer: str | None
+) -> None:
+    started = time.monotonic()
+    response = http.post(
+        CREDENTIALS, json={"issuer": "acme", "credential": document, "format": "data-integrity"}, headers=auth
+    )
+    elapsed = time.monotonic() - started
+
+    assert response.status_code == status, response.get_data(as_text=True)[:500]
+    assert response.mimetype == "application/problem+json"
+    if pointer is not None:
+        assert pointer in [e["pointer"] for e in json_of(response)["errors"]], json_of(response)
+    assert elapsed < 5, elapsed  # bounded work, generous for a loaded 2-core machine
+    assert json_of(http.get(CREDENTIALS, headers=auth))["items"] == []
