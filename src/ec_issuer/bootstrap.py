@@ -30,7 +30,7 @@ from ec_issuer.issuers.model import DidWebLayout
 from ec_issuer.issuers.service import IssuerService
 from ec_issuer.keys.model import Algorithm
 from ec_issuer.keys.ports import KeyCustody
-from ec_issuer.keys.resolution import StoredKeyResolver
+from ec_issuer.keys.resolution import KeyResolver, StoredKeyResolver
 from ec_issuer.keys.service import KeyService
 from ec_issuer.storage.cache import ReadCache
 from ec_issuer.storage.engine import make_engine
@@ -53,6 +53,7 @@ class Container:
     issuing: CredentialIssuer
     reading: CredentialReader
     verifier: CredentialVerifier
+    key_resolver: KeyResolver
     clock: Clock
 
 
@@ -84,6 +85,7 @@ def build(
         )
     custodians = key_custodians(settings)
     keys = KeyService(uow, custodians, clock, settings.default_key_backend)
+    key_resolver = StoredKeyResolver(uow)
     layout = DidWebLayout(settings.issuer_base_url)
     recipients = RecipientReferencer(derive_secret(settings.keystore_secret, "recipient-references"))
     schema = Ob3SchemaValidator()
@@ -96,7 +98,8 @@ def build(
         access=AccessService(uow, clock, ids),
         issuing=CredentialIssuer(uow, policy, custodians, schema, recipients, clock, ids),
         reading=CredentialReader(uow, recipients),
-        verifier=CredentialVerifier(StoredKeyResolver(uow), schema, clock, StoredStatuses(uow, clock)),
+        verifier=CredentialVerifier(key_resolver, schema, clock, StoredStatuses(uow, clock)),
+        key_resolver=key_resolver,
         clock=clock,
     )
 

@@ -31,7 +31,7 @@ from ec_issuer.vc_api.shape import (
     optional_object,
     require_object,
 )
-from ec_issuer.vc_api.verification import ServiceKeyResolver, VcApiVerifier
+from ec_issuer.vc_api.verification import VcApiVerifier
 
 blueprint = APIBlueprint("vc_api", __name__, tag="W3C VC API")
 
@@ -216,4 +216,4 @@ def _string_option(options: JsonObject, name: str) -> str | None:
 
 def _verifier() -> VcApiVerifier:
     container = services()
-    return VcApiVerifier(ServiceKeyResolver(container.issuers, container.keys))
+    return VcApiVerifier(container.key_resolver)

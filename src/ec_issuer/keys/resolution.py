@@ -23,7 +23,8 @@ class KeyResolver(Protocol):
 
 
 class StoredKeyResolver:
-    """Resolves the keys of this deployment's issuers: the same records JWKS and did:web publish."""
+    """Resolves the keys of this deployment's issuers (the same records JWKS and did:web publish, revocation
+    included), and any other did:key from its identifier; other DIDs are never fetched."""
 
     def __init__(self, uow: UnitOfWorkFactory) -> None:
         self._uow = uow
@@ -32,7 +33,7 @@ class StoredKeyResolver:
         with self._uow() as uow:
             key = uow.keys.get(kid)
         if key is None:
-            return None
+            return _did_key(kid)
         return ResolvedKey(key.public_jwk, kid.split("#", 1)[0], revoked=key.state is KeyState.REVOKED)
 
 
@@ -57,10 +58,14 @@ class StaticKeyResolver:
                 self.add_jwk(str(method["id"]), method["publicKeyJwk"], str(method.get("controller")))
 
     def resolve(self, kid: str) -> ResolvedKey | None:
-        known = self._keys.get(kid)
-        if known is not None or not kid.startswith(DID_KEY_PREFIX):
-            return known
-        try:  # a did:key needs no document: the identifier is the key
-            return ResolvedKey(jwk_from_did_key(kid), kid.split("#", 1)[0])
-        except ValueError:
-            return None
+        return self._keys.get(kid) or _did_key(kid)
+
+
+def _did_key(kid: str) -> ResolvedKey | None:
+    """A did:key needs no document: the identifier is the key."""
+    if not kid.startswith(DID_KEY_PREFIX):
+        return None
+    try:
+        return ResolvedKey(jwk_from_did_key(kid), kid.split("#", 1)[0])
+    except ValueError:
+        return None

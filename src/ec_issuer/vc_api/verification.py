@@ -14,12 +14,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from ec_issuer.core.encoding import JsonObject, format_datetime, parse_datetime
-from ec_issuer.issuers.service import IssuerService
-from ec_issuer.keys.did_key import PREFIX as DID_KEY_PREFIX
-from ec_issuer.keys.did_key import jwk_from_did_key
-from ec_issuer.keys.model import KeyState
 from ec_issuer.keys.resolution import KeyResolver, ResolvedKey
-from ec_issuer.keys.service import KeyService
 from ec_issuer.signing.data_integrity.proof_sets import proofs_of
 from ec_issuer.signing.data_integrity.verifier import DataIntegrityVerifier, ProofCheck, ProofSetVerification
 from ec_issuer.vc_api.shape import embedded_credentials, is_v1
@@ -73,28 +68,6 @@ class Outcome:
             "warnings": [p.as_json() for p in self.warnings],
             "results": self.results,
         }
-
-
-class ServiceKeyResolver:
-    """This deployment's issuer keys (by the DID in the key id), else a did:key from its identifier."""
-
-    def __init__(self, issuers: IssuerService, keys: KeyService) -> None:
-        self._issuers = issuers
-        self._keys = keys
-
-    def resolve(self, kid: str) -> ResolvedKey | None:
-        did = kid.split("#", 1)[0]
-        issuer = self._issuers.get(did) if did.startswith("did:") else None
-        if issuer is not None:
-            for key in self._keys.for_issuer(issuer.slug):
-                if key.kid == kid:
-                    return ResolvedKey(key.public_jwk, did, revoked=key.state is KeyState.REVOKED)
-        if not kid.startswith(DID_KEY_PREFIX):
-            return None
-        try:
-            return ResolvedKey(jwk_from_did_key(kid), did)
-        except ValueError:
-            return None
 
 
 class _ControllerChecked:
