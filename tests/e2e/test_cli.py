@@ -434,3 +434,20 @@ def test_a_did_key_issuer_from_the_command_line(run: Cli) -> None:
     refused = run.run("keys", "rotate", "--issuer", "tutor", "--algorithm", "EdDSA")
     assert refused.exit_code != 0
     assert "did:key" in refused.stderr
+
+
+def test_a_data_integrity_credential_from_the_command_line(ready: Cli, tmp_path: Path) -> None:
+    request = tmp_path / "di.json"
+    request.write_bytes(dumps(award_body(format="data-integrity")))
+    issued = ready.json("credentials", "issue", str(request))
+    assert (issued["format"], issued["jws"]) == ("data-integrity", None)
+
+    assert loads(ready.ok("credentials", "verify", issued["id"]))["verified"] is True
+    document = tmp_path / "credential.json"
+    document.write_bytes(dumps(issued["credential"]))
+    assert loads(ready.ok("credentials", "verify", str(document)))["verified"] is True
+    document.write_bytes(dumps({**issued["credential"], "name": "edited"}))
+    assert ready.run("credentials", "verify", str(document)).exit_code == 1
+    no_jws = ready.run("credentials", "show", issued["id"], "--jws")
+    assert no_jws.exit_code != 0
+    assert "no JWS" in no_jws.stderr

@@ -26,7 +26,7 @@ SUITES = [
 
 
 def issue_di(http: FlaskClient, auth: dict[str, str], algorithm: str | None = None, **body: Any) -> dict[str, Any]:
-    request = award_body(format="data-integrity", **body)
+    request = award_body(**{"format": "data-integrity", **body})
     if algorithm:
         request["algorithm"] = algorithm
     response = http.post(CREDENTIALS, json=request, headers=auth)
@@ -239,3 +239,34 @@ def test_hostile_documents_are_refused_quickly_and_store_nothing(
         assert pointer in [e["pointer"] for e in json_of(response)["errors"]], json_of(response)
     assert elapsed < 5, elapsed  # bounded work, generous for a loaded 2-core machine
     assert json_of(http.get(CREDENTIALS, headers=auth))["items"] == []
+
+
+def test_both_artefacts_each_verify_on_their_own(http: FlaskClient, auth: dict[str, str], issuer: Issuer) -> None:
+    issued = issue_di(http, auth, format="both")
+    credential, jws = issued["credential"], issued["jws"]
+
+    assert issued["format"] == "both"
+    assert credential["proof"][0]["cryptosuite"] == "eddsa-rdfc-2022"
+    header, payload = (json_of_segment(part) for part in jws.split(".")[:2])
+    assert (header["alg"], header["kid"]) == ("EdDSA", issued["kid"])
+    assert payload == {k: v for k, v in credential.items() if k != "proof"}  # the JWS envelopes it without the proof
+
+    assert verify(http, auth, jws=jws)["verified"] is True
+    assert verify(http, auth, credential=credential)["verified"] is True
+    by_id = verify(http, auth, credentialId=issued["id"])
+    assert by_id["verified"] is True
+    assert {c["check"] for c in by_id["checks"]} >= {"signature", "proof"}  # both artefacts were checked
+    for accept, expected in (("application/vc+jwt", jws), ("application/vc", None)):
+        answer = http.get(f"{CREDENTIALS}/{issued['id']}", headers={**auth, "Accept": accept})
+        assert answer.status_code == 200
+        if expected is not None:
+            assert answer.get_data(as_text=True) == expected
+        else:
+            assert json_of(answer) == credential
+
+
+def json_of_segment(segment: str) -> dict[str, Any]:
+    import base64
+    import json
+
+    return json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))

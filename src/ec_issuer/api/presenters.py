@@ -7,7 +7,7 @@ from typing import Any
 
 from ec_issuer.access.model import ApiClient
 from ec_issuer.core.encoding import format_datetime, loads
-from ec_issuer.credentials.model import VC_JWT, IssuedCredential
+from ec_issuer.credentials.model import IssuedCredential
 from ec_issuer.credentials.verifying import Verification
 from ec_issuer.issuers.model import DidWebLayout, Issuer
 from ec_issuer.keys.model import SigningKey
@@ -37,7 +37,7 @@ def credential_full(credential: IssuedCredential, now: datetime) -> dict[str, An
     return {
         **credential_summary(credential, now),
         "credential": loads(credential.payload),
-        "jws": credential.signed if credential.format == VC_JWT else None,
+        "jws": credential.jws,
     }
 
 

@@ -26,7 +26,6 @@ from ec_issuer.core.encoding import parse_datetime
 from ec_issuer.core.errors import FieldError, InvalidInput
 from ec_issuer.core.validation import parse_command
 from ec_issuer.credentials.commands import parse_issue_request
-from ec_issuer.credentials.model import VC_JWT
 from ec_issuer.credentials.reading import ListQuery, normalize_credential_id
 from ec_issuer.signing.jose import VC_JWT_MEDIA_TYPE
 
@@ -129,10 +128,10 @@ def get_credential(credential_id: str) -> Response:
     offered = ["application/json", VC_JWT_MEDIA_TYPE, VC_MEDIA_TYPE]
     best = request.accept_mimetypes.best_match(offered, default="application/json")
     if best != "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["application/json"]:
-        secured_as = VC_JWT_MEDIA_TYPE if credential.format == VC_JWT else VC_MEDIA_TYPE
-        if best != secured_as:
-            raise NotAcceptable(f"this credential is secured as {credential.format}: ask for {secured_as}")
-        return Response(credential.signed, mimetype=secured_as)
+        artefact = credential.jws if best == VC_JWT_MEDIA_TYPE else credential.with_embedded_proof
+        if artefact is None:
+            raise NotAcceptable(f"this credential is secured as {credential.format}, not as {best}")
+        return Response(artefact, mimetype=best)
     return json_response(credential_full(credential, container.clock.now()))
 
 
@@ -164,5 +163,5 @@ def verify_credential() -> Response:
         verification = container.verifier.verify_document(command.credential)
     else:
         stored = container.reading.get(caller(), normalize_credential_id(command.credentialId or ""))
-        verification = container.verifier.verify_secured(stored.signed)
+        verification = container.verifier.verify_stored(stored)
     return json_response(verification_out(verification))

@@ -210,13 +210,15 @@ def credentials_issue(request_file: Path, idempotency_key: str | None) -> None:
 
 @credentials.command("show")
 @click.argument("credential_id")
-@click.option("--jws", "as_jws", is_flag=True, help="Print only the compact JWS.")
+@click.option("--jws", "as_jws", is_flag=True, help="Print only the compact JWS (vc+jwt credentials).")
 def credentials_show(credential_id: str, as_jws: bool) -> None:
     """Show a stored credential."""
     container = container_for_command()
     credential = container.reading.get(container.access.operator_client(), credential_id)
     if as_jws:
-        click.echo(credential.signed)
+        if credential.jws is None:
+            raise click.ClickException(f"this credential is secured as {credential.format}: it has no JWS")
+        click.echo(credential.jws)
     else:
         print_json(credential_full(credential, container.clock.now()))
 
@@ -224,14 +226,23 @@ def credentials_show(credential_id: str, as_jws: bool) -> None:
 @credentials.command("verify")
 @click.argument("source")
 def credentials_verify(source: str) -> None:
-    """Verify a credential: a file holding a compact JWS, or the id of a stored credential."""
+    """Verify a credential: a file holding a compact JWS or a credential with an embedded proof, or the id
+    of a stored credential (every artefact it has)."""
     container = container_for_command()
     path = Path(source)
     if path.is_file():
-        token = path.read_text().strip()
+        text = path.read_text().strip()
+        if text.startswith("{"):
+            try:
+                document = loads(text)
+            except ValueError as exc:
+                raise click.ClickException(f"{source} is not valid JSON: {exc}") from None
+            result = container.verifier.verify_document(document)
+        else:
+            result = container.verifier.verify(text)
     else:
-        token = container.reading.get(container.access.operator_client(), source).signed
-    result = container.verifier.verify(token)
+        stored = container.reading.get(container.access.operator_client(), source)
+        result = container.verifier.verify_stored(stored)
     print_json(verification_out(result))
     if not result.verified:
         sys.exit(1)

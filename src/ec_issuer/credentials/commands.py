@@ -28,7 +28,7 @@ from ec_issuer.core.validation import (
 )
 
 JsonObject = dict[str, Any]
-SecuringFormat = Literal["vc+jwt", "data-integrity"]
+SecuringFormat = Literal["vc+jwt", "data-integrity", "both"]
 
 
 def _json_number(value: Any) -> Any:
@@ -137,8 +137,9 @@ class IssueCredential(_Strict):
     algorithm: Literal["ES256", "EdDSA"] | None = None
     format: SecuringFormat | None = Field(
         default=None,
-        description="vc+jwt (VC-JOSE, the default) or data-integrity (an embedded DataIntegrityProof: "
-        "eddsa-rdfc-2022 with an EdDSA key, ecdsa-rdfc-2019 with an ES256 key)",
+        description="vc+jwt (VC-JOSE, the default), data-integrity (an embedded DataIntegrityProof: "
+        "eddsa-rdfc-2022 with an EdDSA key, ecdsa-rdfc-2019 with an ES256 key), or both (two artefacts: the "
+        "credential with its embedded proof, and a vc+jwt of the credential without it, by the same key)",
     )
 
     @field_validator("validUntil")

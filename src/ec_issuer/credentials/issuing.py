@@ -17,7 +17,7 @@ from ec_issuer.core.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from ec_issuer.core.validation import reject_control_characters
 from ec_issuer.credentials import ob3
 from ec_issuer.credentials.commands import IssueCredential, IssueRequest
-from ec_issuer.credentials.model import DATA_INTEGRITY, VC_JWT, CredentialStatus, IssuedCredential
+from ec_issuer.credentials.model import BOTH, VC_JWT, CredentialStatus, IssuedCredential
 from ec_issuer.credentials.ports import DuplicateCredentialId, DuplicateIdempotencyKey
 from ec_issuer.credentials.recipient import RecipientIdentity, RecipientReferencer
 from ec_issuer.credentials.schema import CredentialSchemaValidator
@@ -123,7 +123,7 @@ class CredentialIssuer:
         if document["id"] != credential_id and uow.credentials.get(str(document["id"])) is not None:
             raise _id_taken(str(document["id"]))
         # eddsa-rdfc-2022 is the one Data Integrity suite 1EdTech certifies for Open Badges 3.0.
-        default_algorithm = Algorithm.EDDSA if securing == DATA_INTEGRITY else DEFAULT_ALGORITHM
+        default_algorithm = DEFAULT_ALGORITHM if securing == VC_JWT else Algorithm.EDDSA
         algorithm = Algorithm(request.algorithm) if request.algorithm else default_algorithm
         key = active_signing_key(uow, issuer, algorithm, "/algorithm")
         custody = custody_named(self._custodians, key.custody)
@@ -134,7 +134,8 @@ class CredentialIssuer:
             secured = _with_proof(document, key, custody, now, pointer_prefix)
             self._check_schema(secured, pointer_prefix)  # the proof too must have the schema's shape
             payload = dumps(secured)
-            signed = payload.decode()
+            # With both, the JOSE artefact envelopes the credential without the proof: each stands alone.
+            signed = sign_vc_jwt(dumps(document), key, custody) if securing == BOTH else payload.decode()
         valid_from, valid_until = ob3.validity_window(document)
         return IssuedCredential(
             id=str(document["id"]),

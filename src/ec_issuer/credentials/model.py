@@ -16,6 +16,7 @@ class CredentialStatus(StrEnum):
 
 VC_JWT = "vc+jwt"  # secured by a JOSE envelope (W3C VC-JOSE-COSE)
 DATA_INTEGRITY = "data-integrity"  # secured by an embedded DataIntegrityProof
+BOTH = "both"  # two separate artefacts: the credential with its embedded proof, and a vc+jwt of it without
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,10 +26,10 @@ class IssuedCredential:
     id: str  # the credential's `id`, a urn:uuid
     issuer_slug: str
     family: str  # "open-badges-3.0"; ELM and validation attestations come later
-    format: str  # VC_JWT or DATA_INTEGRITY
+    format: str  # VC_JWT, DATA_INTEGRITY or BOTH
     format_version: str
-    payload: bytes  # the credential JSON as delivered, byte for byte (with its proof, for Data Integrity)
-    signed: str  # the compact JWS (vc+jwt), or the JSON text of the credential with its proof
+    payload: bytes  # the credential JSON as delivered, byte for byte (with its proof, unless vc+jwt only)
+    signed: str  # the compact JWS (vc+jwt, both), or the JSON text of the credential with its proof
     kid: str
     status: CredentialStatus
     issued_at: datetime
@@ -39,6 +40,16 @@ class IssuedCredential:
     achievement_id: str | None = None
     idempotency_key: str | None = None
     request_hash: str | None = None
+
+    @property
+    def jws(self) -> str | None:
+        """The VC-JOSE artefact, when the credential has one."""
+        return self.signed if self.format in (VC_JWT, BOTH) else None
+
+    @property
+    def with_embedded_proof(self) -> bytes | None:
+        """The credential JSON with its Data Integrity proof, when it has one."""
+        return self.payload if self.format in (DATA_INTEGRITY, BOTH) else None
 
     def effective_status(self, now: datetime) -> CredentialStatus:
         """Expiry is a fact of time: report it even before any sweep has written it down."""

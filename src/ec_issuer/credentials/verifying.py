@@ -3,7 +3,7 @@ a negative answer never an exception."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol, cast
 
@@ -11,7 +11,7 @@ from ec_issuer.core.encoding import format_datetime, loads
 from ec_issuer.core.ports import Clock
 from ec_issuer.core.validation import reject_control_characters
 from ec_issuer.credentials import ob3
-from ec_issuer.credentials.model import CredentialStatus
+from ec_issuer.credentials.model import CredentialStatus, IssuedCredential
 from ec_issuer.credentials.schema import CredentialSchemaValidator
 from ec_issuer.keys.resolution import KeyResolver
 from ec_issuer.signing.data_integrity.verifier import DataIntegrityVerifier
@@ -103,15 +103,22 @@ class CredentialVerifier:
             errors=[f"{c.name}: {c.detail}" for c in checks if c.passed is False],
         )
 
-    def verify_secured(self, secured: str) -> Verification:
-        """A stored credential in its secured form: a compact JWS, or JSON with an embedded proof."""
-        if secured.lstrip().startswith("{"):
-            try:
-                document = loads(secured.encode())
-            except ValueError:
-                return _failed([Check("format", False, "not a JSON document")])
-            return self.verify_document(document)
-        return self.verify(secured)
+    def verify_stored(self, credential: IssuedCredential) -> Verification:
+        """Every artefact of a stored credential: its vc+jwt and its embedded proof, whichever it has."""
+        results: list[Verification] = []
+        if credential.jws is not None:
+            results.append(self.verify(credential.jws))
+        if credential.with_embedded_proof is not None:
+            results.append(self.verify_document(loads(credential.with_embedded_proof)))
+        if len(results) == 1:
+            return results[0]
+        first, second = results
+        return replace(
+            second,
+            verified=first.verified and second.verified,
+            checks=first.checks + second.checks,
+            errors=first.errors + second.errors,
+        )
 
     def verify_document(self, document: object) -> Verification:
         """A credential secured with embedded Data Integrity proofs (eddsa-rdfc-2022, ecdsa-rdfc-2019,
