@@ -79,7 +79,7 @@ class IssuerOut(BaseModel):
     url: str | None
     email: str | None
     root: bool
-    defaultFormat: Literal["vc+jwt", "data-integrity"]
+    defaultFormat: Literal["vc+jwt", "data-integrity", "both"]
     didDocument: str | None = Field(description="URL of the did:web document; null for did:key issuers")
     jwks: str
 

@@ -121,7 +121,7 @@ def issuers() -> None:
 @click.option("--key-backend", help="With --did-key: where that key lives (default KEY_BACKEND_DEFAULT).")
 @click.option(
     "--default-format",
-    type=click.Choice(["vc+jwt", "data-integrity"]),
+    type=click.Choice(["vc+jwt", "data-integrity", "both"]),
     default="vc+jwt",
     help="How credentials are secured when a request does not say.",
 )

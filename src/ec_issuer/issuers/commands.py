@@ -36,7 +36,7 @@ class CreateIssuer(BaseModel):
     description: LongText | None = None
     address: AddressInput | None = None
     root: bool = False
-    defaultFormat: Literal["vc+jwt", "data-integrity"] = Field(
+    defaultFormat: Literal["vc+jwt", "data-integrity", "both"] = Field(
         default="vc+jwt", description="How this issuer's credentials are secured when a request does not say"
     )
     didKey: DidKeyOptions | None = Field(
