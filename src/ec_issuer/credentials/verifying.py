@@ -84,24 +84,8 @@ class CredentialVerifier:
         checks.append(_header_check(jws.header))
         checks.extend(self._key_and_signature_checks(jws, issuer_id))
         checks.append(_claims_check(credential, issuer_id))
-        checks.append(self._schema_check(credential))
-        now = self._clock.now()
-        checks.append(_validity_check(credential, now))
-        status = self._status(credential, issuer_id, now)
-        checks.append(status)
-        verified = all(check.passed is not False for check in checks) and any(
-            check.name == "signature" and check.passed for check in checks
-        )
-        credential_id = credential.get("id")
-        return Verification(
-            verified=verified,
-            checks=checks,
-            credential=credential,
-            issuer=issuer_id,
-            credential_id=credential_id if isinstance(credential_id, str) else None,
-            status=status.detail if status.passed is not None else None,
-            errors=[f"{c.name}: {c.detail}" for c in checks if c.passed is False],
-        )
+        signed = any(check.name == "signature" and check.passed for check in checks)
+        return self._conclude(credential, issuer_id, checks, self._clock.now(), secured=signed)
 
     def verify_stored(self, credential: IssuedCredential) -> Verification:
         """Every artefact of a stored credential: its vc+jwt and its embedded proof, whichever it has."""
@@ -127,19 +111,24 @@ class CredentialVerifier:
             return _failed([Check("format", False, "not a JSON credential with an embedded proof")])
         credential = cast(dict[str, Any], document)
         checks = [Check("format", True, "JSON credential with an embedded proof")]
-        issuer_id = _issuer_id(credential)
-        proofs = self._proofs.verify(credential, now=self._clock.now())
+        now = self._clock.now()
+        proofs = self._proofs.verify(credential, now=now)
         for proof in proofs.proofs:
             checks.append(Check("proof", proof.verified, f"proof {proof.index} ({proof.cryptosuite}): {proof.detail}"))
+        return self._conclude(credential, _issuer_id(credential), checks, now, secured=proofs.verified)
+
+    def _conclude(
+        self, credential: dict[str, Any], issuer_id: str | None, checks: list[Check], now: datetime, *, secured: bool
+    ) -> Verification:
+        """The checks every securing mechanism shares (schema, validity, stored status), and the verdict:
+        secured by a valid signature or proof, and no check failed."""
         checks.append(self._schema_check(credential))
-        now = self._clock.now()
         checks.append(_validity_check(credential, now))
         status = self._status(credential, issuer_id, now)
         checks.append(status)
-        verified = proofs.verified and all(check.passed is not False for check in checks)
         credential_id = credential.get("id")
         return Verification(
-            verified=verified,
+            verified=secured and all(check.passed is not False for check in checks),
             checks=checks,
             credential=credential,
             issuer=issuer_id,
