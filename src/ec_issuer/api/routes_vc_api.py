@@ -30,6 +30,7 @@ from ec_issuer.vc_api.shape import (
     issuer_id,
     optional_object,
     require_object,
+    required_member,
 )
 from ec_issuer.vc_api.verification import VcApiVerifier
 
@@ -112,9 +113,7 @@ class VcApiVerificationResponse(BaseModel):
 def issue() -> Response:
     container = services()
     body = require_object(read_json_body(), "", "the request body")
-    if "credential" not in body:
-        raise MalformedInput("the request has no credential", [FieldError("/credential", "is required")])
-    document = check_credential(body["credential"], "/credential", secured=False)
+    document = check_credential(required_member(body, "credential"), "/credential", secured=False)
     options = optional_object(body.get("options"), "/options", "options")
     algorithm = _algorithm(options)
     did = issuer_id(document)
@@ -166,11 +165,7 @@ def _algorithm(options: JsonObject) -> Any:
 def verify_credential() -> Response:
     container = services()
     body = require_object(read_json_body(), "", "the request body")
-    if "verifiableCredential" not in body:
-        raise MalformedInput(
-            "the request has no verifiableCredential", [FieldError("/verifiableCredential", "is required")]
-        )
-    credential = check_credential(body["verifiableCredential"], "/verifiableCredential", secured=True)
+    credential = check_credential(required_member(body, "verifiableCredential"), "/verifiableCredential", secured=True)
     check_v1_issuance_date(credential, "/verifiableCredential")
     optional_object(body.get("options"), "/options", "options")
     outcome = _verifier().verify_credential(credential, container.clock.now())
@@ -193,11 +188,7 @@ def verify_credential() -> Response:
 def verify_presentation() -> Response:
     container = services()
     body = require_object(read_json_body(), "", "the request body")
-    if "verifiablePresentation" not in body:
-        raise MalformedInput(
-            "the request has no verifiablePresentation", [FieldError("/verifiablePresentation", "is required")]
-        )
-    presentation = check_presentation(body["verifiablePresentation"], "/verifiablePresentation")
+    presentation = check_presentation(required_member(body, "verifiablePresentation"), "/verifiablePresentation")
     for index, item in enumerate(embedded_credentials(presentation)):
         pointer = f"/verifiablePresentation/verifiableCredential/{index}"
         check_v1_issuance_date(check_credential(item, pointer, secured=True), pointer)

@@ -42,6 +42,13 @@ def require_object(value: Any, pointer: str, what: str) -> JsonObject:
     return cast(JsonObject, value)
 
 
+def required_member(body: JsonObject, name: str) -> Any:
+    """A top-level member the request must carry (`credential`, `verifiableCredential`, …)."""
+    if name not in body:
+        raise MalformedInput(f"the request has no {name}", [FieldError(f"/{name}", "is required")])
+    return body[name]
+
+
 def optional_object(value: Any, pointer: str, what: str) -> JsonObject:
     return {} if value is None else require_object(value, pointer, what)
 
