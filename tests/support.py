@@ -70,6 +70,32 @@ def award_body(issuer: str = "acme", **overrides: Any) -> dict[str, Any]:
     return body
 
 
+def caller_document(**changes: Any) -> dict[str, Any]:
+    """A complete unsigned OB 3.0 credential as an integrator builds it, minus what the service fills in
+    (`id`, `validFrom`, `issuer`); `changes` replace top-level members."""
+    document: dict[str, Any] = {
+        "@context": [
+            "https://www.w3.org/ns/credentials/v2",
+            "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json",
+        ],
+        "type": ["VerifiableCredential", "OpenBadgeCredential"],
+        "name": "Data Literacy",
+        "credentialSubject": {
+            "type": ["AchievementSubject"],
+            "id": "did:example:learner-7",
+            "achievement": {
+                "id": "https://acme.example/achievements/data-literacy",
+                "type": ["Achievement"],
+                "name": "Data Literacy",
+                "description": "Reads charts critically.",
+                "criteria": {"narrative": "Complete the workshop."},
+            },
+        },
+    }
+    document.update(changes)
+    return document
+
+
 @dataclass
 class LiveServer:
     url: str

@@ -25,7 +25,7 @@ from ec_issuer.issuers.model import Issuer
 from ec_issuer.keys.model import Algorithm, KeyState, SigningKey
 from ec_issuer.signing.jose import parse_compact, verify_signature
 from tests.fakes import FakeServices, fake_services
-from tests.support import award_body
+from tests.support import award_body, caller_document
 
 UUID_URN = re.compile(r"^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
@@ -300,7 +300,7 @@ def test_a_lost_race_for_a_caller_chosen_id_conflicts(
     services: FakeServices, issuer: Issuer, operator: ApiClient
 ) -> None:
     # Our duplicate-id check found nothing; another transaction then commits the same id before our insert.
-    body = {"issuer": "acme", "credential": {**_caller_document(), "id": "https://acme.example/credentials/9"}}
+    body = {"issuer": "acme", "credential": {**caller_document(), "id": "https://acme.example/credentials/9"}}
 
     def concurrent_commit(ours: IssuedCredential) -> None:
         services.database.credentials.setdefault(ours.id, replace(ours, client_id="someone-else"))
@@ -322,38 +322,15 @@ def test_an_idempotency_key_must_be_short(services: FakeServices, issuer: Issuer
 # ------------------------------------------------------------------------------------------ caller documents
 
 
-def _caller_document() -> dict[str, Any]:
-    """A complete OB 3.0 credential body, minus what the service fills in (id, validFrom, issuer)."""
-    return {
-        "@context": [
-            "https://www.w3.org/ns/credentials/v2",
-            "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json",
-        ],
-        "type": ["VerifiableCredential", "OpenBadgeCredential"],
-        "name": "Data Literacy",
-        "credentialSubject": {
-            "type": ["AchievementSubject"],
-            "id": "did:example:learner-7",
-            "achievement": {
-                "id": "https://acme.example/achievements/data-literacy",
-                "type": ["Achievement"],
-                "name": "Data Literacy",
-                "description": "Reads charts critically.",
-                "criteria": {"narrative": "Complete the workshop."},
-            },
-        },
-    }
-
-
 def test_a_caller_document_is_completed_and_signed(services: FakeServices, issuer: Issuer, operator: ApiClient) -> None:
-    credential = issue(services, operator, {"issuer": "acme", "credential": _caller_document()}).credential
+    credential = issue(services, operator, {"issuer": "acme", "credential": caller_document()}).credential
 
     document = document_of(credential)
     assert UUID_URN.match(document["id"])
     assert document["id"] == credential.id
     assert document["validFrom"] == format_datetime(services.clock.now())
     assert document["issuer"] == issuer.profile()
-    assert document["credentialSubject"] == _caller_document()["credentialSubject"]
+    assert document["credentialSubject"] == caller_document()["credentialSubject"]
     assert credential.achievement_id == "https://acme.example/achievements/data-literacy"
     assert credential.subject_ref == services.recipients.ref_for_did("did:example:learner-7")
     assert verify_signature(parse_compact(credential.signed), key_of(services, credential.kid).public_jwk)
@@ -361,7 +338,7 @@ def test_a_caller_document_is_completed_and_signed(services: FakeServices, issue
 
 def test_a_caller_document_keeps_what_it_gives(services: FakeServices, issuer: Issuer, operator: ApiClient) -> None:
     given = {
-        **_caller_document(),
+        **caller_document(),
         "id": "https://acme.example/credentials/7",
         "issuer": issuer.did,
         "validFrom": "2026-02-01T00:00:00Z",
@@ -378,7 +355,7 @@ def test_a_caller_document_keeps_what_it_gives(services: FakeServices, issuer: I
 def test_a_caller_document_reusing_a_stored_id_conflicts(
     services: FakeServices, issuer: Issuer, operator: ApiClient
 ) -> None:
-    body = {"issuer": "acme", "credential": {**_caller_document(), "id": "https://acme.example/credentials/7"}}
+    body = {"issuer": "acme", "credential": {**caller_document(), "id": "https://acme.example/credentials/7"}}
     first = issue(services, operator, body, "first-try")
 
     with pytest.raises(Conflict) as raised:
@@ -396,7 +373,7 @@ def test_a_caller_document_naming_another_issuer_is_refused(
     services: FakeServices, issuer: Issuer, operator: ApiClient, claimed: object
 ) -> None:
     with pytest.raises(MalformedInput) as raised:
-        issue(services, operator, {"issuer": "acme", "credential": {**_caller_document(), "issuer": claimed}})
+        issue(services, operator, {"issuer": "acme", "credential": {**caller_document(), "issuer": claimed}})
     assert [e.pointer for e in raised.value.errors] == ["/credential/issuer"]
     assert stored(services) == []
 
@@ -419,7 +396,7 @@ def test_a_caller_document_with_conflicting_jwt_claims_is_refused(
     pointer: str,
 ) -> None:
     with pytest.raises(error) as raised:
-        issue(services, operator, {"issuer": "acme", "credential": {**_caller_document(), **extra}})
+        issue(services, operator, {"issuer": "acme", "credential": {**caller_document(), **extra}})
     assert [e.pointer for e in raised.value.errors] == [pointer]
     assert stored(services) == []
     assert services.custody.signed == []
@@ -428,14 +405,14 @@ def test_a_caller_document_with_conflicting_jwt_claims_is_refused(
 def test_a_caller_document_may_name_its_own_issuer_as_iss(
     services: FakeServices, issuer: Issuer, operator: ApiClient
 ) -> None:
-    credential = issue(services, operator, {"issuer": "acme", "credential": {**_caller_document(), "iss": issuer.did}})
+    credential = issue(services, operator, {"issuer": "acme", "credential": {**caller_document(), "iss": issuer.did}})
     assert document_of(credential.credential)["iss"] == issuer.did
 
 
 def test_schema_violations_point_into_the_credential(
     services: FakeServices, issuer: Issuer, operator: ApiClient
 ) -> None:
-    broken = copy.deepcopy(_caller_document())
+    broken = copy.deepcopy(caller_document())
     del broken["credentialSubject"]["achievement"]["criteria"]
     broken["credentialSubject"]["achievement"]["name"] = 42
 
@@ -520,17 +497,17 @@ def _denied(services: FakeServices) -> dict[str, Any]:
 
 
 def _schema_violation(services: FakeServices) -> dict[str, Any]:
-    document = _caller_document()
+    document = caller_document()
     document["credentialSubject"]["achievement"].pop("description")
     return {"issuer": "acme", "credential": document}
 
 
 def _bad_validity(services: FakeServices) -> dict[str, Any]:
-    return {"issuer": "acme", "credential": {**_caller_document(), "validFrom": "yesterday"}}
+    return {"issuer": "acme", "credential": {**caller_document(), "validFrom": "yesterday"}}
 
 
 def _mismatched_issuer(services: FakeServices) -> dict[str, Any]:
-    return {"issuer": "acme", "credential": {**_caller_document(), "issuer": "did:web:elsewhere.example"}}
+    return {"issuer": "acme", "credential": {**caller_document(), "issuer": "did:web:elsewhere.example"}}
 
 
 def _unknown_issuer(services: FakeServices) -> dict[str, Any]:
