@@ -32,7 +32,6 @@ import json
 import os
 import platform
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -41,26 +40,19 @@ from pathlib import Path
 from typing import Any
 
 from issue_jose import (
-    _WRK_SCRIPT,
     _WRK_VARIED_REQUEST,
     DEFAULT_POSTGRES_URL,
     HEALTH,
-    HOST,
     ISSUE,
     ISSUE_BODY,
     ISSUER_SLUG,
     RECIPIENT,
-    REQUEST_TIMEOUT_S,
-    RESULT_MARK,
     Endpoint,
     Generator,
     LoadResult,
     LoadSpec,
     Measurement,
     RunningServer,
-    _lua_string,
-    _parse_result,
-    _request_headers,
     call,
     expect,
     measure,
@@ -68,6 +60,7 @@ from issue_jose import (
     postgres_database,
     print_table,
     register_fixtures,
+    run_wrk,
     running_server,
     server_threads,
     source_revision,
@@ -75,6 +68,7 @@ from issue_jose import (
 )
 from profile_issue import prepare
 
+from ec_issuer.config import DEFAULT_CACHE_TTL_SECONDS
 from ec_issuer.credentials.commands import parse_issue_request
 from ec_issuer.keys.model import Algorithm
 
@@ -129,8 +123,8 @@ def _long_string(text: str) -> str:
 class LuaGenerator(Generator):
     """wrk with a request function per endpoint: varied issuing bodies by format, cycling verify bodies.
 
-    issue_jose's own generator knows one varied body (the VC-JOSE award); this one takes the Lua `request`
-    function from `requests` by endpoint name and keeps issue_jose's script, headers and result parsing.
+    issue_jose's own generator knows one varied body (the VC-JOSE award); this one hands issue_jose's
+    `run_wrk` the Lua `request` function from `requests`, by endpoint name.
     """
 
     requests: dict[str, str] = field(default_factory=dict[str, str])
@@ -138,26 +132,7 @@ class LuaGenerator(Generator):
     def run(self, spec: LoadSpec, scratch: Path) -> LoadResult:
         if self.wrk is None or spec.endpoint.name not in self.requests:
             return Generator.run(self, spec, scratch)  # no zero-argument super() in a slots dataclass
-        headers = [f"wrk.headers[{_lua_string(k)}] = {_lua_string(v)}" for k, v in _request_headers(spec).items()]
-        script = scratch / f"{spec.endpoint.name}.lua"
-        script.write_text(
-            _WRK_SCRIPT
-            % {
-                "method": spec.endpoint.method,
-                "headers": "\n".join(headers),
-                "request": self.requests[spec.endpoint.name],
-                "mark": RESULT_MARK,
-            }
-        )
-        argv = [
-            *(self.wrk, "--threads", "1", "--connections", str(spec.connections)),
-            *("--duration", f"{spec.duration_s:g}s", "--timeout", f"{REQUEST_TIMEOUT_S}s", "--script", str(script)),
-            f"http://{HOST}:{spec.port}{spec.endpoint.path}",
-        ]
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=spec.duration_s + 60, check=False)
-        if done.returncode != 0:
-            raise SystemExit(f"wrk failed ({done.returncode}):\n{done.stdout}{done.stderr}")
-        return _parse_result(done.stdout, "wrk")
+        return run_wrk(self.wrk, spec, scratch, self.requests[spec.endpoint.name])
 
 
 def varied_issue_request(kind: str) -> str:
@@ -181,6 +156,9 @@ def prepare_http(server: RunningServer) -> tuple[str, dict[str, str]]:
     token = register_fixtures(server)
     key = {"algorithm": "EdDSA"}
     expect(*call(server.port, "POST", f"/api/v1/issuers/{ISSUER_SLUG}/keys", server.admin_token, key), 201, "key")
+    # The other worker may hold the issuer's key list from register_fixtures' sanity issue in its read
+    # cache: wait until every worker has read the new key (docs/keys.md, CACHE_TTL_SECONDS).
+    time.sleep(DEFAULT_CACHE_TTL_SECONDS + 0.5)
     requests: dict[str, str] = {}
     for kind in FORMATS:
         requests[f"i-{kind}"] = varied_issue_request(kind)

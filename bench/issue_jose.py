@@ -427,12 +427,14 @@ def _lua_string(value: str) -> str:
     return json.dumps(value)  # a JSON string of printable ASCII is also a valid Lua string literal
 
 
-def _wrk_script(spec: LoadSpec) -> str:
+def _wrk_script(spec: LoadSpec, request: str | None = None) -> str:
+    """The Lua script for one endpoint; `request` (a Lua `request` function) replaces the default one."""
     headers = [f"wrk.headers[{_lua_string(k)}] = {_lua_string(v)}" for k, v in _request_headers(spec).items()]
-    request = ""
-    if spec.endpoint.varied_body:
-        prefix, suffix = _body_parts()
-        request = _WRK_VARIED_REQUEST % {"prefix": prefix, "suffix": suffix}
+    if request is None:
+        request = ""
+        if spec.endpoint.varied_body:
+            prefix, suffix = _body_parts()
+            request = _WRK_VARIED_REQUEST % {"prefix": prefix, "suffix": suffix}
     return _WRK_SCRIPT % {
         "method": spec.endpoint.method,
         "headers": "\n".join(headers),
@@ -457,9 +459,9 @@ def _parse_result(stdout: str, what: str) -> LoadResult:
     raise SystemExit(f"{what} printed no result:\n{stdout[-3000:]}")
 
 
-def run_wrk(wrk: str, spec: LoadSpec, scratch: Path) -> LoadResult:
+def run_wrk(wrk: str, spec: LoadSpec, scratch: Path, request: str | None = None) -> LoadResult:
     script = scratch / f"{spec.endpoint.name}.lua"
-    script.write_text(_wrk_script(spec))
+    script.write_text(_wrk_script(spec, request))
     argv = [
         wrk,
         "--threads",

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 log = logging.getLogger(__name__)
 
+DEFAULT_CACHE_TTL_SECONDS = 5.0
 DEVELOPMENT = "development"
 PRODUCTION = "production"
 
@@ -61,7 +62,7 @@ class Settings:
     authz_policy_url: str | None
     authz_policy_token: str | None
     log_level: str
-    cache_ttl_seconds: float = 5.0
+    cache_ttl_seconds: float = DEFAULT_CACHE_TTL_SECONDS
     default_key_backend: str = "local"
     pkcs11: Pkcs11Settings | None = None
     vault: VaultSettings | None = None
@@ -103,7 +104,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, mode: str | None 
         database_url = env.get("DATABASE_URL", "")
         threads = int(env.get("SERVER_THREADS", str(_default_threads(database_url))))
         max_request_bytes = int(env.get("MAX_REQUEST_BYTES", str(256 * 1024)))
-        cache_ttl_seconds = float(env.get("CACHE_TTL_SECONDS", "5"))
+        cache_ttl_seconds = float(env.get("CACHE_TTL_SECONDS", str(DEFAULT_CACHE_TTL_SECONDS)))
     except ValueError as exc:
         raise ConfigurationError(f"a numeric setting is not a number: {exc}") from None
     if not 0 <= cache_ttl_seconds <= 300:
