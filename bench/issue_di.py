@@ -68,7 +68,6 @@ from issue_jose import (
 )
 from profile_issue import prepare
 
-from ec_issuer.config import DEFAULT_CACHE_TTL_SECONDS
 from ec_issuer.credentials.commands import parse_issue_request
 from ec_issuer.keys.model import Algorithm
 
@@ -156,9 +155,6 @@ def prepare_http(server: RunningServer) -> tuple[str, dict[str, str]]:
     token = register_fixtures(server)
     key = {"algorithm": "EdDSA"}
     expect(*call(server.port, "POST", f"/api/v1/issuers/{ISSUER_SLUG}/keys", server.admin_token, key), 201, "key")
-    # The other worker may hold the issuer's key list from register_fixtures' sanity issue in its read
-    # cache: wait until every worker has read the new key (docs/keys.md, CACHE_TTL_SECONDS).
-    time.sleep(DEFAULT_CACHE_TTL_SECONDS + 0.5)
     requests: dict[str, str] = {}
     for kind in FORMATS:
         requests[f"i-{kind}"] = varied_issue_request(kind)

@@ -253,7 +253,7 @@ class FakeKeys:
     def get(self, kid: str) -> SigningKey | None:
         return self._table.get(kid)
 
-    def for_issuer(self, issuer_slug: str) -> list[SigningKey]:
+    def for_issuer(self, issuer_slug: str, *, fresh: bool = False) -> list[SigningKey]:
         return _by_creation(row for row in self._table.rows() if row.issuer_slug == issuer_slug)
 
     def all_published(self) -> list[SigningKey]:

@@ -125,3 +125,23 @@ def test_a_rolled_back_write_leaves_no_trace_in_the_cache(container: Container, 
         kids = [key.kid for key in uow.keys.for_issuer(seeded.slug)]
     assert len(kids) == 1
     assert not kids[0].endswith("#abandoned")
+
+
+def test_a_key_added_by_another_process_signs_at_once_though_the_key_list_is_cached(
+    container: Container, seeded: Issuer
+) -> None:
+    from ec_issuer.keys.model import Algorithm
+    from ec_issuer.keys.service import active_signing_key
+
+    cache = ReadCache(5, monotonic=FakeMonotonic())
+    with SqlUnitOfWork(container.engine, cache) as uow:
+        assert [k.algorithm for k in uow.keys.for_issuer(seeded.slug)] == [Algorithm.ES256]  # now cached
+    eddsa = replace(newer_key(seeded, "eddsa"), algorithm=Algorithm.EDDSA)
+    with SqlUnitOfWork(container.engine) as other_process:
+        other_process.keys.add(eddsa)
+        other_process.commit()
+
+    with SqlUnitOfWork(container.engine, cache) as uow:
+        assert active_signing_key(uow, seeded, Algorithm.EDDSA, "/algorithm").kid == eddsa.kid
+    with SqlUnitOfWork(container.engine, cache) as uow:  # and the cache holds the fresh list from then on
+        assert len(uow.keys.for_issuer(seeded.slug)) == 2

@@ -172,7 +172,8 @@ def custody_named(custodians: Mapping[str, KeyCustody], name: str) -> KeyCustody
 
 def active_signing_key(uow: UnitOfWork, issuer: Issuer, algorithm: Algorithm, pointer: str) -> SigningKey:
     """The issuer's active key of the algorithm."""
-    key = _active(uow, issuer.slug, algorithm)
+    # Before refusing, look past the read cache: a key just added through another worker must sign at once.
+    key = _active(uow, issuer.slug, algorithm) or _active(uow, issuer.slug, algorithm, fresh=True)
     if key is None:
         raise InvalidInput(
             f"issuer '{issuer.slug}' has no active {algorithm.value} key",
@@ -181,11 +182,10 @@ def active_signing_key(uow: UnitOfWork, issuer: Issuer, algorithm: Algorithm, po
     return key
 
 
-def _active(uow: UnitOfWork, issuer_slug: str, algorithm: Algorithm) -> SigningKey | None:
+def _active(uow: UnitOfWork, issuer_slug: str, algorithm: Algorithm, *, fresh: bool = False) -> SigningKey | None:
     # Newest first, should an older database hold several active keys of one algorithm.
-    candidates = [
-        k for k in uow.keys.for_issuer(issuer_slug) if k.state is KeyState.ACTIVE and k.algorithm is algorithm
-    ]
+    keys = uow.keys.for_issuer(issuer_slug, fresh=fresh)
+    candidates = [k for k in keys if k.state is KeyState.ACTIVE and k.algorithm is algorithm]
     return max(candidates, key=lambda k: (k.activated_at or k.created_at, k.kid), default=None)
 
 

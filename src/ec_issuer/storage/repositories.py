@@ -164,8 +164,8 @@ class SqlKeys(_Repository):
         row = self._db.execute(select(signing_keys).where(signing_keys.c.kid == kid)).first()
         return _key(row) if row else None
 
-    def for_issuer(self, issuer_slug: str) -> list[SigningKey]:
-        cached = self._cache.get(Region.KEYS, issuer_slug)
+    def for_issuer(self, issuer_slug: str, *, fresh: bool = False) -> list[SigningKey]:
+        cached = None if fresh else self._cache.get(Region.KEYS, issuer_slug)
         if cached is not None:
             return list(cast(tuple[SigningKey, ...], cached))
         keys = tuple(_key(row) for row in self._db.execute(_KEYS_OF_ISSUER, {"slug": issuer_slug}))
