@@ -223,3 +223,14 @@ def test_both_artefacts_each_verify_on_their_own(http: FlaskClient, auth: dict[s
             assert answer.get_data(as_text=True) == expected
         else:
             assert json_of(answer) == credential
+
+
+def test_an_issuer_can_default_to_both_artefacts(http: FlaskClient, auth: dict[str, str]) -> None:
+    body = {"slug": "twofold", "name": "Twofold U", "defaultFormat": "both"}
+    assert http.post("/api/v1/issuers", json=body, headers=auth).status_code == 201
+    assert http.post("/api/v1/issuers/twofold/keys", json={"algorithm": "EdDSA"}, headers=auth).status_code == 201
+
+    issued = json_of(http.post(CREDENTIALS, json=award_body("twofold"), headers=auth))
+    assert issued["format"] == "both"
+    assert issued["jws"] is not None
+    assert issued["credential"]["proof"][0]["cryptosuite"] == "eddsa-rdfc-2022"
