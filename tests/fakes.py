@@ -26,7 +26,7 @@ from ec_issuer.core.errors import Unavailable
 from ec_issuer.core.ports import Clock, IdGenerator
 from ec_issuer.core.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from ec_issuer.credentials.issuing import CredentialIssuer
-from ec_issuer.credentials.model import CredentialFilter, IssuedCredential, PageCursor
+from ec_issuer.credentials.model import CredentialFilter, CredentialStatus, IssuedCredential, PageCursor
 from ec_issuer.credentials.ports import CredentialRepository, DuplicateCredentialId, DuplicateIdempotencyKey
 from ec_issuer.credentials.reading import CredentialReader
 from ec_issuer.credentials.recipient import RecipientReferencer
@@ -39,6 +39,11 @@ from ec_issuer.keys.jwk import public_jwk
 from ec_issuer.keys.model import Algorithm, GeneratedKey, KeyState, SigningKey
 from ec_issuer.keys.ports import KeyCustody, KeyRepository
 from ec_issuer.keys.service import KeyService
+from ec_issuer.status.lists import StatusEntry, StatusListKind, StatusListRecord, StatusListUrls, StatusSlot
+from ec_issuer.status.model import LifecycleEvent
+from ec_issuer.status.permutation import KEY_BYTES, shuffled_index
+from ec_issuer.status.ports import HistoryRepository, StatusListRepository, StatusSlotAllocator
+from ec_issuer.status.service import CredentialLifecycle, ExpirySweep
 
 FIXED_NOW = datetime(2026, 3, 14, 15, 9, 26, tzinfo=UTC)
 
@@ -154,6 +159,11 @@ class FakeDatabase:
     keys: dict[str, SigningKey] = field(default_factory=dict[str, SigningKey])
     clients: dict[str, ApiClient] = field(default_factory=dict[str, ApiClient])
     credentials: dict[str, IssuedCredential] = field(default_factory=dict[str, IssuedCredential])
+    status_lists: dict[str, StatusListRecord] = field(default_factory=dict[str, StatusListRecord])
+    status_entries: dict[tuple[str, int], tuple[StatusEntry, int]] = field(
+        default_factory=dict[tuple[str, int], tuple[StatusEntry, int]]
+    )
+    history: dict[int, LifecycleEvent] = field(default_factory=dict[int, LifecycleEvent])
     commits: int = 0
     # Called at the start of every credential `add`: a test can commit a competing row there.
     before_credential_add: Callable[[IssuedCredential], None] | None = None
@@ -332,6 +342,100 @@ class FakeCredentials:
             (row for row in self._table.rows() if row.client_id == client_id and row.idempotency_key == key), None
         )
 
+    def change_status(self, credential_id: str, expected: CredentialStatus, new: CredentialStatus) -> bool:
+        row = self._table.get(credential_id)
+        if row is None or row.status is not expected:
+            return False
+        self._table.put(credential_id, replace(row, status=new))
+        return True
+
+    def due_to_expire(self, now: datetime, limit: int) -> list[IssuedCredential]:
+        due = [
+            row
+            for row in self._table.rows()
+            if row.valid_until is not None
+            and row.valid_until <= now
+            and row.status in (CredentialStatus.ACTIVE, CredentialStatus.SUSPENDED)
+        ]
+        return sorted(due, key=lambda row: (row.valid_until or now, row.id))[:limit]
+
+
+class FakeStatusLists:
+    def __init__(
+        self,
+        lists: _Staged[str, StatusListRecord],
+        entries: _Staged[tuple[str, int], tuple[StatusEntry, int]],
+    ) -> None:
+        self._lists = lists
+        self._entries = entries
+
+    def add_entries(self, entries: Sequence[StatusEntry]) -> None:
+        for entry in entries:
+            if self._entries.contains((entry.list_id, entry.index)):
+                raise FakeIntegrityError(f"index {entry.index} of {entry.list_id} is taken")
+            self._entries.put((entry.list_id, entry.index), (entry, 0))
+
+    def entries_of(self, credential_id: str) -> list[tuple[StatusEntry, int]]:
+        found = [row for row in self._entries.rows() if row[0].credential_id == credential_id]
+        return sorted(found, key=lambda row: row[0].kind.value)
+
+    def set_value(self, entry: StatusEntry, value: int) -> None:
+        self._entries.put((entry.list_id, entry.index), (entry, value))
+
+    def touch(self, list_ids: Iterable[str]) -> None:
+        for list_id in set(list_ids):
+            record = self._lists.get(list_id)
+            if record is not None:
+                self._lists.put(list_id, replace(record, revision=record.revision + 1))
+
+    def get(self, list_id: str) -> StatusListRecord | None:
+        return self._lists.get(list_id)
+
+    def reported(self, list_id: str) -> list[tuple[int, int]]:
+        return [(entry.index, value) for entry, value in self._entries.rows() if entry.list_id == list_id and value]
+
+    def save_publication(self, list_id: str, revision: int, jwt: str, document: str | None, at: datetime) -> None:
+        record = self._lists.get(list_id)
+        if record is not None and (record.published_revision is None or record.published_revision < revision):
+            self._lists.put(
+                list_id, replace(record, published_revision=revision, published_jwt=jwt, published_document=document)
+            )
+
+
+class FakeHistory:
+    def __init__(self, rows: _Staged[int, LifecycleEvent]) -> None:
+        self._rows = rows
+
+    def append(self, event: LifecycleEvent) -> None:
+        self._rows.put(len(self._rows.rows()) + 1, event)
+
+    def for_credential(self, credential_id: str) -> list[LifecycleEvent]:
+        return [event for event in self._rows.rows() if event.credential_id == credential_id]
+
+
+class FakeSlotAllocator:
+    """Opens lists in the fake database directly (as the real allocator does, outside any transaction)."""
+
+    def __init__(self, database: FakeDatabase, urls: StatusListUrls, list_size: int = 131_072) -> None:
+        self._database = database
+        self._urls = urls
+        self._size = list_size
+        self._positions: dict[str, int] = {}
+        self._key = bytes(KEY_BYTES)
+
+    def allocate(self, issuer_slug: str, kind: StatusListKind) -> StatusSlot:
+        number = 1
+        while True:
+            list_id = StatusListUrls.list_id(issuer_slug, kind, number)
+            if self._positions.get(list_id, 0) < self._size:
+                break
+            number += 1
+        if list_id not in self._database.status_lists:
+            self._database.status_lists[list_id] = StatusListRecord(list_id, issuer_slug, kind, number, self._size, 0)
+        position = self._positions.get(list_id, 0)
+        self._positions[list_id] = position + 1
+        return StatusSlot(list_id, kind, shuffled_index(self._key, self._size, position), self._urls.url(list_id))
+
 
 class FakeUnitOfWork:
     """One transaction over a FakeDatabase."""
@@ -343,6 +447,11 @@ class FakeUnitOfWork:
         self._key_rows = _Staged(database.keys)
         self._client_rows = _Staged(database.clients)
         self._credential_rows = _Staged(database.credentials)
+        self._list_rows = _Staged(database.status_lists)
+        self._entry_rows = _Staged(database.status_entries)
+        self._history_rows = _Staged(database.history)
+        self._status_lists = FakeStatusLists(self._list_rows, self._entry_rows)
+        self._history = FakeHistory(self._history_rows)
         self._issuers = FakeIssuers(self._issuer_rows)
         self._keys = FakeKeys(self._key_rows, self._issuer_rows)
         self._clients = FakeClients(self._client_rows)
@@ -368,6 +477,16 @@ class FakeUnitOfWork:
         self._require_open()
         return self._credentials
 
+    @property
+    def status_lists(self) -> StatusListRepository:
+        self._require_open()
+        return self._status_lists
+
+    @property
+    def history(self) -> HistoryRepository:
+        self._require_open()
+        return self._history
+
     def __enter__(self) -> Self:
         self._open = True
         return self
@@ -385,11 +504,15 @@ class FakeUnitOfWork:
         self._require_open()
         for rows in self._tables():
             rows.publish()
+        for status_rows in (self._list_rows, self._entry_rows, self._history_rows):
+            status_rows.publish()
         self._database.commits += 1
 
     def _discard(self) -> None:
         for rows in self._tables():
             rows.pending.clear()
+        for status_rows in (self._list_rows, self._entry_rows, self._history_rows):
+            status_rows.pending.clear()
 
     def _tables(
         self,
@@ -420,6 +543,8 @@ class FakeServices:
     access: AccessService
     issuing: CredentialIssuer
     reading: CredentialReader
+    lifecycle: CredentialLifecycle
+    expiry: ExpirySweep
 
 
 RECIPIENT_KEY = b"fake-recipient-reference-key-032"
@@ -453,8 +578,19 @@ def fake_services(
         issuers=IssuerService(uow, layout, clock, keys),
         keys=keys,
         access=AccessService(uow, clock, ids),
-        issuing=CredentialIssuer(uow, policy, custodians, Ob3SchemaValidator(), recipients, clock, ids),
+        issuing=CredentialIssuer(
+            uow,
+            policy,
+            custodians,
+            Ob3SchemaValidator(),
+            recipients,
+            clock,
+            ids,
+            FakeSlotAllocator(database, StatusListUrls(base_url)),
+        ),
         reading=CredentialReader(uow, recipients),
+        lifecycle=CredentialLifecycle(uow, policy, clock),
+        expiry=ExpirySweep(uow, clock),
     )
 
 
@@ -470,4 +606,5 @@ def _conforms(database: FakeDatabase) -> None:
     keys: KeyRepository = FakeKeys(_Staged[str, SigningKey]({}), _Staged[str, Issuer]({}))
     clients: ClientRepository = FakeClients(_Staged[str, ApiClient]({}))
     credentials: CredentialRepository = FakeCredentials(database, _Staged[str, IssuedCredential]({}))
-    del unit, factory, custody, policy, clock, ids, issuers, keys, clients, credentials
+    slots: StatusSlotAllocator = FakeSlotAllocator(database, StatusListUrls("https://issuer.test"))
+    del unit, factory, custody, policy, clock, ids, issuers, keys, clients, credentials, slots

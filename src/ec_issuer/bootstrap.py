@@ -32,9 +32,13 @@ from ec_issuer.keys.model import Algorithm
 from ec_issuer.keys.ports import KeyCustody
 from ec_issuer.keys.resolution import KeyResolver, StoredKeyResolver
 from ec_issuer.keys.service import KeyService
+from ec_issuer.status.lists import StatusListUrls
+from ec_issuer.status.publication import StatusListPublisher
+from ec_issuer.status.service import CredentialLifecycle, ExpirySweep
 from ec_issuer.storage.cache import ReadCache
 from ec_issuer.storage.engine import make_engine
 from ec_issuer.storage.migrate import current_revision, head_revision, upgrade
+from ec_issuer.storage.status_slots import SqlStatusSlotAllocator
 from ec_issuer.storage.unit_of_work import SqlUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -54,6 +58,9 @@ class Container:
     reading: CredentialReader
     verifier: CredentialVerifier
     key_resolver: KeyResolver
+    lifecycle: CredentialLifecycle
+    expiry: ExpirySweep
+    status_lists: StatusListPublisher
     clock: Clock
 
 
@@ -89,6 +96,8 @@ def build(
     layout = DidWebLayout(settings.issuer_base_url)
     recipients = RecipientReferencer(derive_secret(settings.keystore_secret, "recipient-references"))
     schema = Ob3SchemaValidator()
+    status_urls = StatusListUrls(settings.issuer_base_url)
+    status_slots = SqlStatusSlotAllocator(engine, status_urls, clock, list_size=settings.status_list_size)
     return Container(
         settings=settings,
         engine=engine,
@@ -96,10 +105,13 @@ def build(
         issuers=IssuerService(uow, layout, clock, keys),
         keys=keys,
         access=AccessService(uow, clock, ids),
-        issuing=CredentialIssuer(uow, policy, custodians, schema, recipients, clock, ids),
+        issuing=CredentialIssuer(uow, policy, custodians, schema, recipients, clock, ids, status_slots),
         reading=CredentialReader(uow, recipients),
         verifier=CredentialVerifier(key_resolver, schema, clock, StoredStatuses(uow, clock)),
         key_resolver=key_resolver,
+        lifecycle=CredentialLifecycle(uow, policy, clock),
+        expiry=ExpirySweep(uow, clock),
+        status_lists=StatusListPublisher(uow, custodians, clock, status_urls, settings.status_list_ttl_seconds),
         clock=clock,
     )
 

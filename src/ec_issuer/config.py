@@ -13,6 +13,10 @@ from urllib.parse import urlsplit
 log = logging.getLogger(__name__)
 
 DEFAULT_CACHE_TTL_SECONDS = 5.0
+DEFAULT_STATUS_LIST_SIZE = 131_072  # the Bitstring Status List minimum (16 KB): group privacy
+MAX_STATUS_LIST_SIZE = 16 * 1024 * 1024
+DEFAULT_STATUS_LIST_TTL_SECONDS = 300
+DEFAULT_EXPIRY_SWEEP_SECONDS = 60.0
 DEVELOPMENT = "development"
 PRODUCTION = "production"
 
@@ -67,6 +71,9 @@ class Settings:
     pkcs11: Pkcs11Settings | None = None
     vault: VaultSettings | None = None
     kms: KmsSettings | None = None
+    status_list_size: int = DEFAULT_STATUS_LIST_SIZE
+    status_list_ttl_seconds: int = DEFAULT_STATUS_LIST_TTL_SECONDS
+    expiry_sweep_seconds: float = DEFAULT_EXPIRY_SWEEP_SECONDS  # 0 turns the in-service sweep off
 
     @property
     def is_development(self) -> bool:
@@ -105,8 +112,19 @@ def load_settings(environ: Mapping[str, str] | None = None, *, mode: str | None 
         threads = int(env.get("SERVER_THREADS", str(_default_threads(database_url))))
         max_request_bytes = int(env.get("MAX_REQUEST_BYTES", str(256 * 1024)))
         cache_ttl_seconds = float(env.get("CACHE_TTL_SECONDS", str(DEFAULT_CACHE_TTL_SECONDS)))
+        status_list_size = int(env.get("STATUS_LIST_SIZE", str(DEFAULT_STATUS_LIST_SIZE)))
+        status_list_ttl = int(env.get("STATUS_LIST_TTL_SECONDS", str(DEFAULT_STATUS_LIST_TTL_SECONDS)))
+        expiry_sweep_seconds = float(env.get("EXPIRY_SWEEP_SECONDS", str(DEFAULT_EXPIRY_SWEEP_SECONDS)))
     except ValueError as exc:
         raise ConfigurationError(f"a numeric setting is not a number: {exc}") from None
+    if not DEFAULT_STATUS_LIST_SIZE <= status_list_size <= MAX_STATUS_LIST_SIZE or status_list_size % 8:
+        raise ConfigurationError(
+            f"STATUS_LIST_SIZE must be a multiple of 8 from {DEFAULT_STATUS_LIST_SIZE} to {MAX_STATUS_LIST_SIZE}"
+        )
+    if not 1 <= status_list_ttl <= 86_400:
+        raise ConfigurationError("STATUS_LIST_TTL_SECONDS must be between 1 and 86400")
+    if expiry_sweep_seconds < 0:
+        raise ConfigurationError("EXPIRY_SWEEP_SECONDS must not be negative")
     if not 0 <= cache_ttl_seconds <= 300:
         raise ConfigurationError("CACHE_TTL_SECONDS must be between 0 and 300")
     data_dir = Path(env.get("EC_ISSUER_DATA_DIR", ".ec-issuer")).resolve()
@@ -144,6 +162,9 @@ def load_settings(environ: Mapping[str, str] | None = None, *, mode: str | None 
         pkcs11=_pkcs11_settings(env),
         vault=_vault_settings(env),
         kms=_kms_settings(env),
+        status_list_size=status_list_size,
+        status_list_ttl_seconds=status_list_ttl,
+        expiry_sweep_seconds=expiry_sweep_seconds,
     )
 
 

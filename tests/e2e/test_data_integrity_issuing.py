@@ -16,6 +16,7 @@ from ec_issuer.bootstrap import Container
 from ec_issuer.issuers.model import Issuer
 from ec_issuer.signing.jose import parse_compact
 from tests.conftest import json_of
+from tests.e2e.status_documents import status_list_documents
 from tests.e2e.test_di_independent_verifier import node_verify_di
 from tests.support import award_body, caller_document
 
@@ -75,7 +76,8 @@ def test_the_digital_bazaar_stack_verifies_what_we_issue(
     did_document = json_of(http.get("/issuers/acme/did.json"))
     tampered = {**credential, "name": credential["name"] + " (edited)"}
 
-    genuine, forged = node_verify_di([credential, tampered], documents={issuer.did: did_document})
+    documents = {issuer.did: did_document, **status_list_documents(http, credential)}
+    genuine, forged = node_verify_di([credential, tampered], documents=documents)
 
     assert genuine == {"ok": True, "errors": []}, genuine
     assert forged["ok"] is False
@@ -209,7 +211,9 @@ def test_both_artefacts_each_verify_on_their_own(http: FlaskClient, auth: dict[s
     token = parse_compact(jws)
     header, payload = token.header, token.payload_json()
     assert (header["alg"], header["kid"]) == ("EdDSA", issued["kid"])
-    assert payload == {k: v for k, v in credential.items() if k != "proof"}  # the JWS envelopes it without the proof
+    # The JWS envelopes the credential without the proof, with the JWT's Token Status List claim added.
+    assert payload == {**{k: v for k, v in credential.items() if k != "proof"}, "status": payload["status"]}
+    assert set(payload["status"]["status_list"]) == {"idx", "uri"}
 
     assert verify(http, auth, jws=jws)["verified"] is True
     assert verify(http, auth, credential=credential)["verified"] is True

@@ -36,6 +36,7 @@ DI_SIGNER = JS_DIR / "sign-di.mjs"
 NODE_TIMEOUT_SECONDS = 60
 DI_PACKAGES = (
     "@digitalbazaar/vc",
+    "@digitalbazaar/vc-bitstring-status-list",
     "@digitalbazaar/data-integrity",
     "@digitalbazaar/eddsa-rdfc-2022-cryptosuite",
     "@digitalbazaar/ecdsa-rdfc-2019-cryptosuite",

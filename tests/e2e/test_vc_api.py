@@ -22,6 +22,7 @@ from ec_issuer.keys.did_key import did_key_for, verification_method_id
 from ec_issuer.keys.model import Algorithm, SigningKey
 from ec_issuer.signing.data_integrity.signer import create_proof
 from ec_issuer.storage.tables import issued_credentials
+from tests.e2e.status_documents import status_list_documents
 from tests.e2e.test_di_independent_verifier import node_verify_di, tamper_proof_value, tamper_subject
 from tests.support import SettableClock
 from tests.unit.test_data_integrity_roundtrip import MemoryKeyCustody
@@ -114,7 +115,8 @@ def test_issued_credentials_verify_with_the_independent_node_verifier(
     vc = issue(http, auth, unsigned(issuer), cryptosuite=suite)
     did_document = loads(http.get("/issuers/acme/did.json").get_data())
     now = (clock.now() + timedelta(seconds=1)).isoformat()
-    genuine, forged = node_verify_di([vc, tamper_subject(vc)], {issuer.did: did_document}, now=now)
+    documents = {issuer.did: did_document, **status_list_documents(http, vc)}
+    genuine, forged = node_verify_di([vc, tamper_subject(vc)], documents, now=now)
     assert genuine == {"ok": True, "errors": []}
     assert forged["ok"] is False
 

@@ -1,8 +1,7 @@
-"""The credential lifecycle state machine, its history rows, and random index allocation."""
+"""The credential lifecycle state machine, and its history rows."""
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import UTC, datetime
 
 import pytest
@@ -15,8 +14,6 @@ from ec_issuer.status.model import (
     LifecycleEvent,
     LifecycleEventType,
     RevocationReason,
-    StatusAllocation,
-    StatusListFull,
     Transition,
     expire,
     plan,
@@ -160,48 +157,3 @@ def test_reason_codes_parse_and_unknown_ones_are_invalid_input() -> None:
 
 
 # ------------------------------------------------------------------------------------------ allocation
-
-
-def test_allocation_hands_out_every_index_once_then_reports_full() -> None:
-    size = 2_000
-    taken: set[int] = set()
-    for _ in range(size):
-        allocation = StatusAllocation(size, taken)
-        index = allocation.pick()
-        assert 0 <= index < size
-        assert index not in taken
-        taken.add(index)
-    assert taken == set(range(size))
-    full = StatusAllocation(size, taken)
-    assert full.full
-    assert full.free == 0
-    with pytest.raises(StatusListFull):
-        full.pick()
-
-
-def test_allocation_is_random_not_sequential() -> None:
-    picks = [StatusAllocation(131_072, set()).pick() for _ in range(200)]
-    assert len(set(picks)) > 190  # a birthday collision or two at most
-    assert picks != sorted(picks)
-
-
-@pytest.mark.parametrize("taken_share", [0.1, 0.9])  # the sparse (retry) and the dense (k-th free) paths
-def test_allocation_is_uniform_over_the_free_indices(taken_share: float) -> None:
-    size = 40
-    taken = set(range(int(size * taken_share)))
-    allocation = StatusAllocation(size, taken)
-    free = sorted(set(range(size)) - taken)
-    draws = 400 * len(free)
-    counts = Counter(allocation.pick() for _ in range(draws))
-    assert set(counts) == set(free)
-    # each free index expects 400 draws; ±40 % is beyond 8 standard deviations
-    assert all(240 < counts[index] < 560 for index in free)
-
-
-def test_allocation_refuses_indices_outside_the_list() -> None:
-    with pytest.raises(ValueError, match="taken indices"):
-        StatusAllocation(10, {10})
-    with pytest.raises(ValueError, match="taken indices"):
-        StatusAllocation(10, {-1})
-    with pytest.raises(ValueError, match="at least one"):
-        StatusAllocation(0, set())

@@ -5,7 +5,14 @@ from __future__ import annotations
 from apiflask import APIFlask
 
 from ec_issuer import __version__
-from ec_issuer.api import routes_admin, routes_credentials, routes_keys, routes_public, routes_vc_api
+from ec_issuer.api import (
+    routes_admin,
+    routes_credentials,
+    routes_keys,
+    routes_public,
+    routes_status,
+    routes_vc_api,
+)
 from ec_issuer.api.context import EXTENSION_KEY, bearer_auth
 from ec_issuer.api.http import refuse_control_characters_in_url
 from ec_issuer.api.problems import apiflask_error, register_error_handlers
@@ -40,7 +47,9 @@ def create_app(container: Container) -> APIFlask:
     app.register_blueprint(routes_public.blueprint)
     app.register_blueprint(routes_admin.blueprint)
     app.register_blueprint(routes_keys.blueprint)
+    app.register_blueprint(routes_status.admin)  # before credentials: its /<id>/history is more specific
     app.register_blueprint(routes_credentials.blueprint)
+    app.register_blueprint(routes_status.public)
     app.register_blueprint(routes_vc_api.blueprint)
     app.error_processor(apiflask_error)
     bearer_auth.error_processor(apiflask_error)

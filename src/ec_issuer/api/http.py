@@ -20,8 +20,13 @@ JSON_MEDIA_TYPE = "application/json"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def read_json_body() -> Any:
-    """The request body parsed as strict JSON: wrong media type 415, too large 413, unreadable 400."""
+def read_json_body(*, allow_empty: bool = False) -> Any:
+    """The request body parsed as strict JSON: wrong media type 415, too large 413, unreadable 400.
+
+    With allow_empty, a request without a body stands for an empty object (every field defaulted).
+    """
+    if allow_empty and not request.content_length and not request.mimetype:
+        return {}
     mimetype = request.mimetype
     if mimetype != JSON_MEDIA_TYPE and not (mimetype.startswith("application/") and mimetype.endswith("+json")):
         raise UnsupportedMediaType(f"expected Content-Type: {JSON_MEDIA_TYPE}, got {mimetype or 'none'}")

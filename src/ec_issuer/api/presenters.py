@@ -11,6 +11,7 @@ from ec_issuer.credentials.model import IssuedCredential
 from ec_issuer.credentials.verifying import Verification
 from ec_issuer.issuers.model import DidWebLayout, Issuer
 from ec_issuer.keys.model import SigningKey
+from ec_issuer.status.model import LifecycleEvent
 
 
 def _time(moment: datetime | None) -> str | None:
@@ -51,6 +52,7 @@ def issuer_out(issuer: Issuer, layout: DidWebLayout) -> dict[str, Any]:
         "email": issuer.email,
         "root": issuer.is_root,
         "defaultFormat": issuer.default_format,
+        "statusPurposes": list(issuer.status_purposes),
         "didDocument": base + layout.document_path(issuer.slug, is_root=issuer.is_root)
         if issuer.uses_did_web
         else None,
@@ -99,4 +101,16 @@ def verification_out(result: Verification) -> dict[str, Any]:
         "status": result.status,
         "errors": result.errors,
         "credential": result.credential,
+    }
+
+
+def lifecycle_event_out(event: LifecycleEvent) -> dict[str, Any]:
+    return {
+        "event": event.event.value,
+        "fromStatus": event.from_status.value if event.from_status else None,
+        "toStatus": event.to_status.value,
+        "actor": event.actor_client_id,
+        "at": format_datetime(event.at),
+        "reasonCode": event.reason_code.value if event.reason_code else None,
+        "reason": event.reason,
     }

@@ -43,6 +43,26 @@ class IssuedCredentialOut(CredentialSummary):
     jws: str | None = Field(description="The credential secured as a compact JWS, typ vc+jwt; null otherwise")
 
 
+class LifecycleChangeOut(CredentialSummary):
+    changed: bool = Field(description="False when the credential was already in the requested state")
+    previousStatus: Literal["active", "suspended", "revoked", "expired"]
+
+
+class LifecycleEventOut(BaseModel):
+    event: Literal["issued", "suspended", "reinstated", "revoked", "expired"]
+    fromStatus: Literal["active", "suspended", "revoked", "expired"] | None
+    toStatus: Literal["active", "suspended", "revoked", "expired"]
+    actor: str | None = Field(description="The API client that acted; null when the service did (expiry)")
+    at: str
+    reasonCode: str | None
+    reason: str | None
+
+
+class HistoryOut(BaseModel):
+    id: str
+    events: list[LifecycleEventOut]
+
+
 class CredentialPage(BaseModel):
     items: list[CredentialSummary]
     nextCursor: str | None
@@ -80,6 +100,7 @@ class IssuerOut(BaseModel):
     email: str | None
     root: bool
     defaultFormat: Literal["vc+jwt", "data-integrity", "both"]
+    statusPurposes: list[Literal["revocation", "suspension"]]
     didDocument: str | None = Field(description="URL of the did:web document; null for did:key issuers")
     jwks: str
 

@@ -10,6 +10,7 @@ from ec_issuer.access.ports import ClientRepository
 from ec_issuer.credentials.ports import CredentialRepository
 from ec_issuer.issuers.ports import IssuerRepository
 from ec_issuer.keys.ports import KeyRepository
+from ec_issuer.status.ports import HistoryRepository, StatusListRepository
 
 
 class UnitOfWork(Protocol):
@@ -24,6 +25,12 @@ class UnitOfWork(Protocol):
 
     @property
     def credentials(self) -> CredentialRepository: ...
+
+    @property
+    def status_lists(self) -> StatusListRepository: ...
+
+    @property
+    def history(self) -> HistoryRepository: ...
 
     def __enter__(self) -> Self: ...
 

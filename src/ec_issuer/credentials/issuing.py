@@ -28,6 +28,9 @@ from ec_issuer.keys.ports import KeyCustody
 from ec_issuer.keys.service import active_signing_key, custody_named
 from ec_issuer.signing.data_integrity.signer import add_proof
 from ec_issuer.signing.jose import sign_vc_jwt
+from ec_issuer.status.lists import StatusEntry, StatusListKind, StatusSlot
+from ec_issuer.status.model import LifecycleEvent
+from ec_issuer.status.ports import StatusSlotAllocator
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 
@@ -48,8 +51,10 @@ class CredentialIssuer:
         recipients: RecipientReferencer,
         clock: Clock,
         ids: IdGenerator,
+        status_slots: StatusSlotAllocator,
     ) -> None:
         self._uow = uow
+        self._status_slots = status_slots
         self._policy = policy
         self._custodians = custodians
         self._schema = schema
@@ -67,9 +72,13 @@ class CredentialIssuer:
                 earlier = uow.credentials.get_by_idempotency_key(client.id, idempotency_key)
                 if earlier is not None:
                     return _replay(earlier, request_hash)
-            credential = self._prepare(uow, client, issuer, request, idempotency_key, request_hash)
+            credential, slots = self._prepare(uow, client, issuer, request, idempotency_key, request_hash)
             try:
                 uow.credentials.add(credential)
+                uow.status_lists.add_entries([StatusEntry(credential.id, s.list_id, s.kind, s.index) for s in slots])
+                uow.history.append(
+                    LifecycleEvent.issued(credential.id, actor_client_id=client.id, at=credential.issued_at)
+                )
                 uow.commit()
             except DuplicateIdempotencyKey:
                 pass  # a concurrent request with the same key won; answer as it was answered
@@ -92,7 +101,7 @@ class CredentialIssuer:
         request: IssueRequest,
         idempotency_key: str | None,
         request_hash: str,
-    ) -> IssuedCredential:
+    ) -> tuple[IssuedCredential, list[StatusSlot]]:
         now = self._clock.now()
         credential_id = f"urn:uuid:{self._ids.new_id()}"
         if isinstance(request, IssueCredential):
@@ -122,22 +131,24 @@ class CredentialIssuer:
         # Only a caller-built document can bring an id that is taken; generated ones are fresh UUIDs.
         if document["id"] != credential_id and uow.credentials.get(str(document["id"])) is not None:
             raise _id_taken(str(document["id"]))
+        slots = self._assign_status(issuer, document, securing, pointer_prefix)
         # eddsa-rdfc-2022 is the one Data Integrity suite 1EdTech certifies for Open Badges 3.0.
         default_algorithm = DEFAULT_ALGORITHM if securing == VC_JWT else Algorithm.EDDSA
         algorithm = Algorithm(request.algorithm) if request.algorithm else default_algorithm
         key = active_signing_key(uow, issuer, algorithm, "/algorithm")
         custody = custody_named(self._custodians, key.custody)
+        jwt_document = _with_token_status(document, slots)
         if securing == VC_JWT:
-            payload = dumps(document)
+            payload = dumps(jwt_document)
             signed = sign_vc_jwt(payload, key, custody)
         else:
             secured = _with_proof(document, key, custody, now, pointer_prefix)
             self._check_schema(secured, pointer_prefix)  # the proof too must have the schema's shape
             payload = dumps(secured)
             # With both, the JOSE artefact envelopes the credential without the proof: each stands alone.
-            signed = sign_vc_jwt(dumps(document), key, custody) if securing == BOTH else payload.decode()
+            signed = sign_vc_jwt(dumps(jwt_document), key, custody) if securing == BOTH else payload.decode()
         valid_from, valid_until = ob3.validity_window(document)
-        return IssuedCredential(
+        credential = IssuedCredential(
             id=str(document["id"]),
             issuer_slug=issuer.slug,
             family=ob3.FAMILY if ob3.is_open_badge(document) else "vc",
@@ -156,6 +167,34 @@ class CredentialIssuer:
             idempotency_key=idempotency_key,
             request_hash=request_hash,
         )
+        return credential, slots
+
+    def _assign_status(
+        self, issuer: Issuer, document: dict[str, Any], securing: str, pointer_prefix: str
+    ) -> list[StatusSlot]:
+        """Slots in the issuer's status lists, written into the document (``credentialStatus``).
+
+        Open Badges 3.0 allows a single credentialStatus object, so OB3 credentials carry the first of
+        the issuer's purposes; JWT-secured credentials also get a Token Status List slot (two bits:
+        valid, invalid, suspended), whatever the purposes, since one entry covers both states.
+        """
+        if "credentialStatus" in document:
+            raise InvalidInput(
+                "credentialStatus is assigned by the issuer",
+                [FieldError(pointer_prefix + "/credentialStatus", "leave it out: status list entries are assigned")],
+            )
+        purposes = [StatusListKind(p) for p in issuer.status_purposes]
+        contexts = document.get("@context")
+        if not purposes or (isinstance(contexts, list) and contexts[:1] == [ob3.VC_V1_CONTEXT]):
+            return []  # VC 1.1 defines no BitstringStatusListEntry, and we vendor no status context for it
+        if ob3.is_open_badge(document):
+            purposes = purposes[:1]
+        slots = [self._status_slots.allocate(issuer.slug, kind) for kind in purposes]
+        entries = [slot.bitstring_entry() for slot in slots]
+        document["credentialStatus"] = entries[0] if len(entries) == 1 else entries
+        if securing in (VC_JWT, BOTH):
+            slots.append(self._status_slots.allocate(issuer.slug, StatusListKind.TOKEN))
+        return slots
 
     def _check_schema(self, document: dict[str, Any], pointer_prefix: str) -> None:
         if not ob3.is_open_badge(document):
@@ -185,6 +224,12 @@ class CredentialIssuer:
             first = cast(dict[str, Any], identifiers[0])
             return _str_or_none(achievement_id), self._recipients.ref_for_identity_hash(str(first.get("identityHash")))
         return _str_or_none(achievement_id), self._recipients.ref_for_identity_hash("")
+
+
+def _with_token_status(document: dict[str, Any], slots: list[StatusSlot]) -> dict[str, Any]:
+    """The document as a JWT payload: with the Token Status List ``status`` claim when it has a slot."""
+    token = [slot for slot in slots if slot.kind is StatusListKind.TOKEN]
+    return {**document, "status": token[0].token_claim()} if token else document
 
 
 def _str_or_none(value: Any) -> str | None:

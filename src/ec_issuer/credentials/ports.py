@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol
 
-from ec_issuer.credentials.model import CredentialFilter, IssuedCredential, PageCursor
+from ec_issuer.credentials.model import CredentialFilter, CredentialStatus, IssuedCredential, PageCursor
 
 
 class DuplicateIdempotencyKey(Exception):
@@ -26,3 +27,12 @@ class CredentialRepository(Protocol):
     def get_by_idempotency_key(self, client_id: str, key: str) -> IssuedCredential | None: ...
 
     def page(self, where: CredentialFilter, after: PageCursor | None, limit: int) -> list[IssuedCredential]: ...
+
+    def change_status(self, credential_id: str, expected: CredentialStatus, new: CredentialStatus) -> bool:
+        """Set the status if it is still ``expected``; False when another change came first."""
+        ...
+
+    def due_to_expire(self, now: datetime, limit: int) -> list[IssuedCredential]:
+        """Active or suspended credentials whose validUntil has passed, locked for this transaction;
+        rows another transaction holds are skipped, so concurrent sweeps share the work."""
+        ...

@@ -39,6 +39,14 @@ class CreateIssuer(BaseModel):
     defaultFormat: Literal["vc+jwt", "data-integrity", "both"] = Field(
         default="vc+jwt", description="How this issuer's credentials are secured when a request does not say"
     )
+    statusPurposes: list[Literal["revocation", "suspension"]] = Field(
+        default_factory=lambda: ["revocation", "suspension"],
+        max_length=2,
+        description=(
+            "Bitstring Status List purposes each credential gets an entry for; empty for none. Open Badges "
+            "3.0 allows one credentialStatus: OB3 credentials carry the first purpose listed"
+        ),
+    )
     didKey: DidKeyOptions | None = Field(
         default=None,
         description="Use did:key: the issuer's identifier is its one key, which can never rotate",

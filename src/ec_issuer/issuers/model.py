@@ -44,6 +44,8 @@ class Issuer:
     address: Address | None = None
     is_root: bool = False
     default_format: str = "vc+jwt"  # how its credentials are secured when a request does not say
+    # The Bitstring Status List purposes each credential gets an entry for ("revocation", "suspension").
+    status_purposes: tuple[str, ...] = ("revocation", "suspension")
     created_at: datetime | None = field(default=None, compare=False)
 
     @property

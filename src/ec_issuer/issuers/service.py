@@ -41,6 +41,7 @@ class IssuerService:
             address=address,
             is_root=command.root,
             default_format=command.defaultFormat,
+            status_purposes=tuple(dict.fromkeys(command.statusPurposes)),
             created_at=self._clock.now(),
         )
         with self._uow() as uow:

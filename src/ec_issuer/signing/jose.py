@@ -52,8 +52,16 @@ class CompactJws:
 
 def sign_vc_jwt(credential_json: bytes, key: SigningKey, custody: KeyCustody) -> str:
     """Secure the exact credential bytes as a `vc+jwt` compact JWS."""
-    header = {"alg": key.algorithm.value, "typ": VC_JWT_TYP, "cty": VC_CTY, "kid": key.kid}
-    signing_input = b64url_encode(dumps(header)) + "." + b64url_encode(credential_json)
+    return sign_compact(credential_json, key, custody, typ=VC_JWT_TYP, cty=VC_CTY)
+
+
+def sign_compact(payload: bytes, key: SigningKey, custody: KeyCustody, *, typ: str, cty: str | None = None) -> str:
+    """A compact JWS over the exact payload bytes, with the key's alg and kid in the protected header."""
+    header = {"alg": key.algorithm.value, "typ": typ}
+    if cty is not None:
+        header["cty"] = cty
+    header["kid"] = key.kid
+    signing_input = b64url_encode(dumps(header)) + "." + b64url_encode(payload)
     signature = custody.sign(key.key_ref, key.algorithm, signing_input.encode("ascii"))
     return signing_input + "." + b64url_encode(signature)
 

@@ -1,4 +1,4 @@
-"""The credential lifecycle as a small state machine, its history records and status list index allocation.
+"""The credential lifecycle as a small state machine and its history records.
 
     active ──suspend──▶ suspended ──reinstate──▶ active
     active | suspended ──revoke──▶ revoked      (irreversible; reason code + free text)
@@ -10,8 +10,6 @@ transition is refused with Conflict (409): nothing leaves revoked or expired.
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Set
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -197,51 +195,3 @@ class LifecycleEvent:
             reason_code,
             reason,
         )
-
-
-class StatusListFull(Exception):
-    """Every index of the list is taken: open a new list."""
-
-
-@dataclass(frozen=True, slots=True)
-class StatusAllocation:
-    """Random, unique index allocation in a list of ``size`` entries, ``taken`` of which are in use.
-
-    Indices are drawn with ``secrets`` (a CSPRNG; ``randbelow`` is uniform, without modulo bias), so an
-    index reveals nothing about issuance order. Sparse lists draw and retry; dense ones pick the k-th free
-    index for a uniform k, so the cost stays bounded as the list fills.
-    """
-
-    size: int
-    taken: Set[int]
-
-    def __post_init__(self) -> None:
-        if self.size < 1:
-            raise ValueError("a status list has at least one entry")
-        if self.taken and (min(self.taken) < 0 or max(self.taken) >= self.size):
-            raise ValueError(f"taken indices must lie in 0..{self.size - 1}")
-
-    @property
-    def free(self) -> int:
-        return self.size - len(self.taken)
-
-    @property
-    def full(self) -> bool:
-        return self.free == 0
-
-    def pick(self) -> int:
-        """A uniformly random free index; StatusListFull when there is none."""
-        if self.full:
-            raise StatusListFull(f"all {self.size} indices are taken")
-        if len(self.taken) * 2 <= self.size:  # at least half free: expected < 2 draws
-            while True:
-                index = secrets.randbelow(self.size)
-                if index not in self.taken:
-                    return index
-        skip = secrets.randbelow(self.free)
-        for index in range(self.size):
-            if index not in self.taken:
-                if skip == 0:
-                    return index
-                skip -= 1
-        raise AssertionError("unreachable: free > 0 guarantees an index")  # pragma: no cover

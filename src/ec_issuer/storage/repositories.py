@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Hashable
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Row, and_, bindparam, or_, select, update
@@ -70,6 +71,7 @@ class SqlIssuers(_Repository):
                 address=address,
                 is_root=issuer.is_root,
                 default_format=issuer.default_format,
+                status_purposes=",".join(issuer.status_purposes),
                 created_at=issuer.created_at,
             )
         )
@@ -122,6 +124,7 @@ def _issuer(row: Row[Any]) -> Issuer:
         address=address,
         is_root=row.is_root,
         default_format=row.default_format,
+        status_purposes=tuple(p for p in row.status_purposes.split(",") if p),
         created_at=row.created_at,
     )
 
@@ -316,6 +319,30 @@ class SqlCredentials(_Repository):
             )
         query = query.order_by(t.c.issued_at.desc(), t.c.id.desc()).limit(limit)
         return [_credential(row) for row in self._db.execute(query)]
+
+    def change_status(self, credential_id: str, expected: CredentialStatus, new: CredentialStatus) -> bool:
+        t = issued_credentials
+        statement = (
+            update(t)
+            .where(t.c.id == credential_id, t.c.status == expected.value)
+            .values(status=new.value)
+            .returning(t.c.id)
+        )
+        return self._db.execute(statement).first() is not None
+
+    def due_to_expire(self, now: datetime, limit: int) -> list[IssuedCredential]:
+        t = issued_credentials
+        query = (
+            select(t)
+            .where(t.c.valid_until <= now, t.c.status.in_(_EXPIRABLE))
+            .order_by(t.c.valid_until)
+            .limit(limit)
+            .with_for_update(skip_locked=True)  # PostgreSQL; SQLite serializes writers anyway
+        )
+        return [_credential(row) for row in self._db.execute(query)]
+
+
+_EXPIRABLE = (CredentialStatus.ACTIVE.value, CredentialStatus.SUSPENDED.value)
 
 
 def _violated_unique_constraint(exc: IntegrityError) -> str | None:

@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, ForeignKey, Index, LargeBinary, MetaData, String, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 from ec_issuer.storage.types import JsonText, UtcDateTime
 
@@ -28,6 +43,8 @@ issuers = Table(
     Column("address", JsonText),
     Column("is_root", Boolean, nullable=False, default=False),
     Column("default_format", String(32), nullable=False, server_default="vc+jwt"),
+    # Comma-separated Bitstring Status List purposes every credential gets an entry for (migration 0004).
+    Column("status_purposes", String(64), nullable=False, server_default="revocation,suspension"),
     Column("created_at", UtcDateTime, nullable=False),
 )
 # At most one root issuer (did:web:<host>): a partial unique index works on SQLite and PostgreSQL.
@@ -96,3 +113,61 @@ issued_credentials = Table(
 )
 Index("ix_issued_credentials_listing", issued_credentials.c.issued_at, issued_credentials.c.id)
 Index("ix_issued_credentials_issuer_listing", issued_credentials.c.issuer_slug, issued_credentials.c.issued_at)
+Index("ix_issued_credentials_expiry", issued_credentials.c.valid_until)
+
+# One row per status list. `next_position` counts allocations (see status/permutation.py); `revision`
+# counts changes of the published values; `published_*` hold the signed form of revision
+# `published_revision`, rebuilt when a request finds it older than `revision`.
+status_lists = Table(
+    "status_lists",
+    metadata,
+    Column("id", String(128), primary_key=True),
+    Column("issuer_slug", String(64), ForeignKey("issuers.slug"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("next_position", Integer, nullable=False),
+    Column("permutation_key", LargeBinary, nullable=False),
+    Column("revision", BigInteger, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("published_revision", BigInteger),
+    Column("published_jwt", Text),
+    Column("published_document", Text),
+    Column("published_at", UtcDateTime),
+    UniqueConstraint("issuer_slug", "kind", "number", name="uq_status_lists_issuer_kind_number"),
+)
+
+# A credential's slot in a list, with the value the list publishes for it (0: nothing to report). The
+# primary key makes a duplicate index impossible, whatever the allocator does.
+status_entries = Table(
+    "status_entries",
+    metadata,
+    Column("list_id", String(128), ForeignKey("status_lists.id"), nullable=False),
+    Column("idx", Integer, nullable=False),
+    Column("credential_id", String(255), ForeignKey("issued_credentials.id"), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),
+    Column("value", SmallInteger, nullable=False),
+    PrimaryKeyConstraint("list_id", "idx", name="pk_status_entries"),
+)
+# Publishing reads only the entries with something to report.
+Index(
+    "ix_status_entries_reported",
+    status_entries.c.list_id,
+    sqlite_where=status_entries.c.value != 0,
+    postgresql_where=status_entries.c.value != 0,
+)
+
+# The append-only lifecycle log: nothing updates or deletes these rows.
+credential_history = Table(
+    "credential_history",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("credential_id", String(255), ForeignKey("issued_credentials.id"), nullable=False, index=True),
+    Column("event", String(16), nullable=False),
+    Column("from_status", String(16)),
+    Column("to_status", String(16), nullable=False),
+    Column("actor_client_id", String(64)),
+    Column("at", UtcDateTime, nullable=False),
+    Column("reason_code", String(32)),
+    Column("reason", Text),
+)

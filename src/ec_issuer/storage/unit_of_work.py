@@ -13,6 +13,7 @@ from ec_issuer.core.errors import Unavailable
 from ec_issuer.storage.cache import NO_CACHE, ReadCache, Region
 from ec_issuer.storage.repositories import SqlClients, SqlCredentials, SqlIssuers, SqlKeys
 from ec_issuer.storage.session import LazyConnection
+from ec_issuer.storage.status_repositories import SqlHistory, SqlStatusLists
 
 
 class SqlUnitOfWork:
@@ -29,6 +30,8 @@ class SqlUnitOfWork:
         self.keys = SqlKeys(self._connection, self._cache, self._touched)
         self.clients = SqlClients(self._connection, self._cache, self._touched)
         self.credentials = SqlCredentials(self._connection, self._cache, self._touched)
+        self.status_lists = SqlStatusLists(self._connection)
+        self.history = SqlHistory(self._connection)
         return self
 
     def __exit__(

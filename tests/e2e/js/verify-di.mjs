@@ -11,7 +11,9 @@
 // By default a credential is checked as a Verifiable Credential (@digitalbazaar/vc verifyCredential: the
 // proof, the issuer being the verification method's controller, the validity period). --proof-only checks
 // only the proof, for the assertionMethod purpose (jsonld-signatures verify), e.g. for the W3C test vectors
-// whose issuer is not the key's controller. A credentialStatus cannot be checked offline: it is an error.
+// whose issuer is not the key's controller. A credentialStatus (BitstringStatusListEntry) is checked with
+// @digitalbazaar/vc-bitstring-status-list: its list credential must be among `documents` (keyed by its URL),
+// is verified like any credential, and a set bit makes the answer {"ok": false, "errors": ["status: …"]}.
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 
@@ -19,6 +21,7 @@ import { DataIntegrityProof } from "@digitalbazaar/data-integrity";
 import { cryptosuite as ecdsaRdfc2019 } from "@digitalbazaar/ecdsa-rdfc-2019-cryptosuite";
 import { cryptosuite as eddsaRdfc2022 } from "@digitalbazaar/eddsa-rdfc-2022-cryptosuite";
 import * as vc from "@digitalbazaar/vc";
+import { checkStatus } from "@digitalbazaar/vc-bitstring-status-list";
 import jsigs from "jsonld-signatures";
 
 import { CONTEXTS, makeDocumentLoader } from "./di-document-loader.mjs";
@@ -60,9 +63,19 @@ async function verifyOne(credential, { documentLoader, proofOnly, now }) {
     return { ok: false, errors: ["a credential must be a JSON object"] };
   }
   try {
+    const statuses = [];
+    const recordingCheckStatus = async (options) => {
+      const answer = await checkStatus(options);
+      statuses.push(...(answer.results ?? []));
+      return answer;
+    };
     const result = proofOnly
       ? await jsigs.verify(credential, { suite: suites(), purpose: new AssertionProofPurpose(), documentLoader })
-      : await vc.verifyCredential({ credential, suite: suites(), documentLoader, now });
+      : await vc.verifyCredential({ credential, suite: suites(), documentLoader, now, checkStatus: recordingCheckStatus });
+    const set = statuses.filter((item) => item.status === true);
+    if (result.verified === true && set.length > 0) {
+      return { ok: false, errors: set.map((item) => `status: the ${item.credentialStatus.statusPurpose} bit is set`) };
+    }
     if (result.verified === true) return { ok: true, errors: [] };
     const errors = messagesOf(result);
     return { ok: false, errors: errors.length > 0 ? errors : ["not verified (no reason given)"] };

@@ -1,0 +1,145 @@
+"""Lifecycle use cases: revoke, suspend, reinstate, expire, and reading a credential's history.
+
+A status change, its history row and the values its status lists publish are written in one
+transaction. The change itself is a compare-and-set on the stored status, so two concurrent requests
+for the same credential cannot both act on the same starting state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from ec_issuer.access.model import ApiClient
+from ec_issuer.access.policy import AuthorizationPolicy, IssueIntent
+from ec_issuer.core.errors import Forbidden, NotFound
+from ec_issuer.core.ports import Clock
+from ec_issuer.core.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from ec_issuer.credentials.model import CredentialStatus, IssuedCredential
+from ec_issuer.status.lists import list_value
+from ec_issuer.status.model import LifecycleAction, LifecycleEvent, RevocationReason, Transition, plan
+
+_CHANGE_ATTEMPTS = 5
+DEFAULT_SWEEP_BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class LifecycleOutcome:
+    credential: IssuedCredential
+    transition: Transition
+
+    @property
+    def changed(self) -> bool:
+        return self.transition.changed
+
+
+class CredentialLifecycle:
+    def __init__(self, uow: UnitOfWorkFactory, policy: AuthorizationPolicy, clock: Clock) -> None:
+        self._uow = uow
+        self._policy = policy
+        self._clock = clock
+
+    def change(
+        self,
+        client: ApiClient,
+        credential_id: str,
+        action: LifecycleAction,
+        *,
+        reason_code: RevocationReason | None = None,
+        reason: str | None = None,
+    ) -> LifecycleOutcome:
+        """Apply the action; asking for the state the credential is already in changes nothing."""
+        if action is LifecycleAction.REVOKE and reason_code is None:
+            reason_code = RevocationReason.UNSPECIFIED
+        if action is not LifecycleAction.REVOKE:
+            reason_code = None
+        with self._uow() as uow:
+            for _ in range(_CHANGE_ATTEMPTS):
+                credential = self._authorized(uow, client, credential_id)
+                now = self._clock.now()
+                transition = plan(credential.effective_status(now), action)
+                if not transition.changed:
+                    return LifecycleOutcome(credential, transition)
+                # The stored status, not the effective one: an active credential past validUntil is
+                # refused by plan() above, so the two differ only for expiry, which is no transition here.
+                if uow.credentials.change_status(credential.id, credential.status, transition.to_status):
+                    event = LifecycleEvent.of(
+                        transition,
+                        credential_id=credential.id,
+                        actor_client_id=client.id,
+                        at=now,
+                        reason_code=reason_code,
+                        reason=reason,
+                    )
+                    record_change(uow, credential, transition.to_status, event)
+                    uow.commit()
+                    return LifecycleOutcome(_with_status(credential, transition.to_status), transition)
+        raise RuntimeError("the credential kept changing under this request")  # pragma: no cover
+
+    def history(self, client: ApiClient, credential_id: str) -> list[LifecycleEvent]:
+        with self._uow() as uow:
+            credential = self._readable(uow, client, credential_id)
+            return uow.history.for_credential(credential.id)
+
+    def _readable(self, uow: UnitOfWork, client: ApiClient, credential_id: str) -> IssuedCredential:
+        credential = uow.credentials.get(credential_id)
+        if credential is None or not client.may_use_issuer(credential.issuer_slug):
+            raise NotFound(f"no credential '{credential_id}'")  # another issuer's credential is not shown
+        return credential
+
+    def _authorized(self, uow: UnitOfWork, client: ApiClient, credential_id: str) -> IssuedCredential:
+        """The credential, when this client could have issued it: the same rule governs changing it."""
+        credential = self._readable(uow, client, credential_id)
+        intent = IssueIntent(client, credential.issuer_slug, credential.achievement_id, credential.subject_ref)
+        decision = self._policy.decide(intent)
+        if not decision.allowed:
+            raise Forbidden(decision.reason)
+        return credential
+
+
+class ExpirySweep:
+    """Writes down that credentials past their validUntil are expired. Several sweeps may run at once:
+    each locks its batch and skips rows another holds (PostgreSQL), and the compare-and-set on the
+    status keeps a credential from being expired, and logged, twice."""
+
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    def run(self, *, batch: int = DEFAULT_SWEEP_BATCH) -> int:
+        """Expire everything due now; the number of credentials this sweep expired."""
+        expired = 0
+        while True:
+            with self._uow() as uow:
+                now = self._clock.now()
+                due = uow.credentials.due_to_expire(now, batch)
+                for credential in due:
+                    transition = plan(credential.status, LifecycleAction.EXPIRE)
+                    if uow.credentials.change_status(credential.id, credential.status, transition.to_status):
+                        event = LifecycleEvent.of(
+                            transition,
+                            credential_id=credential.id,
+                            actor_client_id=None,
+                            at=now,
+                            reason="validUntil has passed",
+                        )
+                        record_change(uow, credential, transition.to_status, event)
+                        expired += 1
+                uow.commit()
+            if len(due) < batch:
+                return expired
+
+
+def record_change(uow: UnitOfWork, credential: IssuedCredential, new: CredentialStatus, event: LifecycleEvent) -> None:
+    """Log the change and update what the credential's status lists publish for it."""
+    uow.history.append(event)
+    changed_lists: list[str] = []
+    for entry, value in uow.status_lists.entries_of(credential.id):
+        wanted = list_value(entry.kind, new)
+        if wanted != value:
+            uow.status_lists.set_value(entry, wanted)
+            changed_lists.append(entry.list_id)
+    uow.status_lists.touch(changed_lists)
+
+
+def _with_status(credential: IssuedCredential, status: CredentialStatus) -> IssuedCredential:
+    return replace(credential, status=status)
