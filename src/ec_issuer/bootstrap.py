@@ -25,6 +25,7 @@ from ec_issuer.credentials.recipient import RecipientReferencer
 from ec_issuer.credentials.schema import Ob3SchemaValidator
 from ec_issuer.credentials.verifying import CredentialVerifier
 from ec_issuer.custody.local import LocalKeyCustody
+from ec_issuer.fetching.status_lists import HttpStatusLists
 from ec_issuer.issuers.commands import CreateIssuer
 from ec_issuer.issuers.model import DidWebLayout
 from ec_issuer.issuers.service import IssuerService
@@ -35,6 +36,7 @@ from ec_issuer.keys.service import KeyService
 from ec_issuer.status.lists import StatusListUrls
 from ec_issuer.status.publication import StatusListPublisher
 from ec_issuer.status.service import CredentialLifecycle, ExpirySweep
+from ec_issuer.status.sources import LocalFirstStatusLists
 from ec_issuer.storage.cache import ReadCache
 from ec_issuer.storage.engine import make_engine
 from ec_issuer.storage.migrate import current_revision, head_revision, upgrade
@@ -98,6 +100,8 @@ def build(
     schema = Ob3SchemaValidator()
     status_urls = StatusListUrls(settings.issuer_base_url)
     status_slots = SqlStatusSlotAllocator(engine, status_urls, clock, list_size=settings.status_list_size)
+    status_publisher = StatusListPublisher(uow, custodians, clock, status_urls, settings.status_list_ttl_seconds)
+    remote_lists = HttpStatusLists(allow_private=settings.status_fetch_allow_private) if settings.status_fetch else None
     return Container(
         settings=settings,
         engine=engine,
@@ -107,11 +111,17 @@ def build(
         access=AccessService(uow, clock, ids),
         issuing=CredentialIssuer(uow, policy, custodians, schema, recipients, clock, ids, status_slots),
         reading=CredentialReader(uow, recipients),
-        verifier=CredentialVerifier(key_resolver, schema, clock, StoredStatuses(uow, clock)),
+        verifier=CredentialVerifier(
+            key_resolver,
+            schema,
+            clock,
+            StoredStatuses(uow, clock),
+            LocalFirstStatusLists(status_urls, status_publisher, remote_lists),
+        ),
         key_resolver=key_resolver,
         lifecycle=CredentialLifecycle(uow, policy, clock),
         expiry=ExpirySweep(uow, clock),
-        status_lists=StatusListPublisher(uow, custodians, clock, status_urls, settings.status_list_ttl_seconds),
+        status_lists=status_publisher,
         clock=clock,
     )
 

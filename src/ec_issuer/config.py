@@ -74,6 +74,8 @@ class Settings:
     status_list_size: int = DEFAULT_STATUS_LIST_SIZE
     status_list_ttl_seconds: int = DEFAULT_STATUS_LIST_TTL_SECONDS
     expiry_sweep_seconds: float = DEFAULT_EXPIRY_SWEEP_SECONDS  # 0 turns the in-service sweep off
+    status_fetch: bool = True  # verifying fetches other issuers' status lists over https
+    status_fetch_allow_private: bool = False  # also from private addresses and other ports (development)
 
     @property
     def is_development(self) -> bool:
@@ -165,6 +167,8 @@ def load_settings(environ: Mapping[str, str] | None = None, *, mode: str | None 
         status_list_size=status_list_size,
         status_list_ttl_seconds=status_list_ttl,
         expiry_sweep_seconds=expiry_sweep_seconds,
+        status_fetch=_flag(env.get("STATUS_FETCH"), default=True),
+        status_fetch_allow_private=_flag(env.get("STATUS_FETCH_ALLOW_PRIVATE"), default=False),
     )
 
 

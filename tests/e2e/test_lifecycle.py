@@ -10,9 +10,14 @@ from flask.testing import FlaskClient
 
 from ec_issuer.bootstrap import Container
 from ec_issuer.core.encoding import loads
+from ec_issuer.credentials.schema import Ob3SchemaValidator
+from ec_issuer.credentials.verifying import CredentialVerifier
 from ec_issuer.issuers.model import Issuer
 from ec_issuer.signing.jose import parse_compact
 from ec_issuer.status.bitstring import MIN_ENTRIES, BitstringStatusList
+from ec_issuer.status.lists import StatusListUrls
+from ec_issuer.status.ports import FetchedList, StatusListUnavailable
+from ec_issuer.status.sources import LocalFirstStatusLists
 from ec_issuer.status.token_status_list import TokenStatusList
 from tests.conftest import json_of
 from tests.support import SettableClock, award_body
@@ -202,3 +207,54 @@ def test_expiry_is_reported_before_and_written_by_the_sweep(
     assert [(e["event"], e["actor"]) for e in events][-1] == ("expired", None)
     listed = json_of(http.get("/api/v1/credentials?status=expired", headers=auth))
     assert [item["id"] for item in listed["items"]] == [issued["id"]]
+
+
+class _Unreachable:
+    def fetch(self, url: str, accept: str) -> FetchedList:
+        raise StatusListUnavailable(f"{url}: connection refused")
+
+
+def test_the_verifier_reads_the_published_lists(
+    http: FlaskClient, container: Container, clock: SettableClock, issuer: Issuer, auth: dict[str, str]
+) -> None:
+    issued = issue(http, auth, format="both")
+    # Without the stored status, only the published lists can tell: a verifier elsewhere is in that place.
+    lists_only = CredentialVerifier(
+        container.key_resolver,
+        Ob3SchemaValidator(),
+        clock,
+        statuses=None,
+        status_lists=LocalFirstStatusLists(StatusListUrls("https://issuer.test"), container.status_lists, None),
+    )
+    before = lists_only.verify(issued["jws"])
+    assert before.verified, before.errors
+    assert {c.name: c.passed for c in before.checks if c.name.startswith("status:")} == {
+        "status:revocation": True,
+        "status:token": True,
+    }
+    assert before.status == "active"
+
+    change(http, auth, issued["id"], "revoke", reasonCode="fraud")
+    after = lists_only.verify(issued["jws"])
+    assert (after.verified, after.status) == (False, "revoked")
+    assert {c.name: c.passed for c in after.checks if c.name.startswith("status:")} == {
+        "status:revocation": False,
+        "status:token": False,
+    }
+    document = lists_only.verify_document(issued["credential"])
+    assert (document.verified, document.status) == (False, "revoked")
+
+
+def test_an_unreachable_list_is_unknown_never_valid(
+    http: FlaskClient, container: Container, clock: SettableClock, issuer: Issuer, auth: dict[str, str]
+) -> None:
+    issued = issue(http, auth)
+    verifier = CredentialVerifier(
+        container.key_resolver, Ob3SchemaValidator(), clock, statuses=None, status_lists=_Unreachable()
+    )
+    verification = verifier.verify(issued["jws"])
+    assert verification.verified is False
+    assert verification.status == "unknown"
+    failed = [c for c in verification.checks if c.passed is False]
+    assert {c.name for c in failed} == {"status:revocation", "status:token"}
+    assert all("connection refused" in c.detail for c in failed)

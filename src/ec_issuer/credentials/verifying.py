@@ -13,6 +13,7 @@ from ec_issuer.core.validation import reject_control_characters
 from ec_issuer.credentials import ob3
 from ec_issuer.credentials.model import CredentialStatus, IssuedCredential
 from ec_issuer.credentials.schema import CredentialSchemaValidator
+from ec_issuer.credentials.status_checks import StatusFinding, StatusListChecker
 from ec_issuer.keys.resolution import KeyResolver
 from ec_issuer.signing.data_integrity.verifier import DataIntegrityVerifier
 from ec_issuer.signing.jose import (
@@ -24,6 +25,7 @@ from ec_issuer.signing.jose import (
     parse_compact,
     verify_signature,
 )
+from ec_issuer.status.ports import StatusListSource
 
 _ACCEPTED_TYP = {VC_JWT_TYP, "application/" + VC_JWT_TYP}
 _ACCEPTED_CTY = {VC_CTY, "application/" + VC_CTY}
@@ -63,12 +65,14 @@ class CredentialVerifier:
         schema: CredentialSchemaValidator,
         clock: Clock,
         statuses: StatusLookup | None = None,
+        status_lists: StatusListSource | None = None,
     ) -> None:
         self._keys = keys
         self._schema = schema
         self._clock = clock
         self._statuses = statuses
         self._proofs = DataIntegrityVerifier(keys)
+        self._lists = StatusListChecker(status_lists, keys, self._proofs) if status_lists is not None else None
 
     def verify(self, token: str) -> Verification:
         try:
@@ -85,7 +89,10 @@ class CredentialVerifier:
         checks.extend(self._key_and_signature_checks(jws, issuer_id))
         checks.append(_claims_check(credential, issuer_id))
         signed = any(check.name == "signature" and check.passed for check in checks)
-        return self._conclude(credential, issuer_id, checks, self._clock.now(), secured=signed)
+        finding = self._lists.token_finding(credential, issuer_id) if self._lists is not None and signed else None
+        return self._conclude(
+            credential, issuer_id, checks, self._clock.now(), secured=signed, token=[finding] if finding else []
+        )
 
     def verify_stored(self, credential: IssuedCredential) -> Verification:
         """Every artefact of a stored credential: its vc+jwt and its embedded proof, whichever it has."""
@@ -118,14 +125,25 @@ class CredentialVerifier:
         return self._conclude(credential, _issuer_id(credential), checks, now, secured=proofs.verified)
 
     def _conclude(
-        self, credential: dict[str, Any], issuer_id: str | None, checks: list[Check], now: datetime, *, secured: bool
+        self,
+        credential: dict[str, Any],
+        issuer_id: str | None,
+        checks: list[Check],
+        now: datetime,
+        *,
+        secured: bool,
+        token: list[StatusFinding] | None = None,
     ) -> Verification:
-        """The checks every securing mechanism shares (schema, validity, stored status), and the verdict:
-        secured by a valid signature or proof, and no check failed."""
+        """The checks every securing mechanism shares (schema, validity, stored status, published status
+        lists), and the verdict: secured by a valid signature or proof, and no check failed."""
         checks.append(self._schema_check(credential))
         checks.append(_validity_check(credential, now))
-        status = self._status(credential, issuer_id, now)
-        checks.append(status)
+        stored = self._status(credential, issuer_id, now)
+        checks.append(stored)
+        findings = list(token or [])
+        if self._lists is not None and secured:  # an unsigned credential's list URLs are not worth a fetch
+            findings = self._lists.bitstring_findings(credential, issuer_id, now) + findings
+        checks.extend(Check(f"status:{f.source}", f.outcome == "clear", f"{f.outcome}: {f.detail}") for f in findings)
         credential_id = credential.get("id")
         return Verification(
             verified=secured and all(check.passed is not False for check in checks),
@@ -133,7 +151,7 @@ class CredentialVerifier:
             credential=credential,
             issuer=issuer_id,
             credential_id=credential_id if isinstance(credential_id, str) else None,
-            status=status.detail if status.passed is not None else None,
+            status=_overall_status(stored, findings),
             errors=[f"{c.name}: {c.detail}" for c in checks if c.passed is False],
         )
 
@@ -186,6 +204,20 @@ class CredentialVerifier:
         if status is CredentialStatus.ACTIVE:
             return Check("status", True, status.value)
         return Check("status", False, status.value)
+
+
+def _overall_status(stored: Check, findings: list[StatusFinding]) -> str | None:
+    """One word for the credential's status: what we store for our own credentials, else what the lists
+    say; revoked outranks suspended, and a list that could not be read makes it unknown."""
+    if stored.passed is False:
+        return stored.detail
+    outcomes = {finding.outcome for finding in findings}
+    for outcome in ("revoked", "suspended", "unknown"):
+        if outcome in outcomes:
+            return outcome
+    if stored.passed is True:
+        return stored.detail
+    return "active" if findings else None
 
 
 def _failed(checks: list[Check]) -> Verification:

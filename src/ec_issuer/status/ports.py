@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -49,4 +50,20 @@ class HistoryRepository(Protocol):
 
     def for_credential(self, credential_id: str) -> list[LifecycleEvent]:
         """Oldest first."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedList:
+    body: str
+    media_type: str
+
+
+class StatusListUnavailable(Exception):
+    """The list could not be retrieved (network, HTTP status, size, address policy): status is unknown."""
+
+
+class StatusListSource(Protocol):
+    def fetch(self, url: str, accept: str) -> FetchedList:
+        """The list published at url; raises StatusListUnavailable when it cannot be had."""
         ...

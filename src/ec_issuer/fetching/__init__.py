@@ -1,0 +1,1 @@
+"""Outbound HTTP adapters: documents this service fetches from other hosts."""
