@@ -13,7 +13,7 @@ import secrets
 import threading
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, bindparam, func, select, update
+from sqlalchemy import Engine, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ec_issuer.core.ports import Clock
@@ -100,13 +100,23 @@ class SqlStatusSlotAllocator:
         raise RuntimeError(f"could not open a {kind.value} status list for issuer {issuer_slug!r}")
 
     def _open_list(self, issuer_slug: str, kind: StatusListKind) -> None:
-        """Open the issuer's next list of this kind; a concurrent opener may win, which is as good."""
+        """Open the issuer's next list of this kind, unless another allocator just did.
+
+        Opening only when the highest list is full keeps lists from being opened early and left nearly
+        empty (a small list tells a verifier more about who holds a credential). Two allocators that both
+        find it full pick the same number, and the unique constraint lets one of them open it.
+        """
         try:
             with self._engine.begin() as connection:
                 highest = connection.execute(
-                    select(func.max(_t.c.number)).where(_t.c.issuer_slug == issuer_slug, _t.c.kind == kind.value)
-                ).scalar()
-                number = (highest or 0) + 1
+                    select(_t.c.number, _t.c.next_position, _t.c.size)
+                    .where(_t.c.issuer_slug == issuer_slug, _t.c.kind == kind.value)
+                    .order_by(_t.c.number.desc())
+                    .limit(1)
+                ).first()
+                if highest is not None and highest.next_position < highest.size:
+                    return  # opened by someone else since our reservation found no room: use it
+                number = (highest.number if highest is not None else 0) + 1
                 connection.execute(
                     _t.insert().values(
                         id=StatusListUrls.list_id(issuer_slug, kind, number),
