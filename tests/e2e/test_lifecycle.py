@@ -165,6 +165,8 @@ def test_the_list_is_cacheable_and_answers_conditional_requests(
     unchanged = http.get(path, headers={"If-None-Match": etag, "Accept": "application/json"})
     assert unchanged.status_code == 304
     assert unchanged.get_data() == b""
+    for validator in ("W/" + etag, "*", f'"other", {etag}'):  # weak comparison, RFC 9110 §13.1.2
+        assert http.get(path, headers={"If-None-Match": validator, "Accept": "application/json"}).status_code == 304
 
     other = issue(http, auth)
     change(http, auth, other["id"], "revoke")

@@ -190,3 +190,13 @@ def test_a_zip_bomb_is_refused_without_expanding_it() -> None:
     assert len(bomb) < 100_000
     with pytest.raises(ValueError, match="exceeds"):
         decode_list(u(bomb))
+
+
+def test_a_list_built_in_one_pass_equals_one_built_bit_by_bit() -> None:
+    indices = [0, 7, 8, 4095, 131_071, 77_777]
+    one_by_one = BitstringStatusList()
+    for index in indices:
+        one_by_one.set(index)
+    assert BitstringStatusList.with_set(131_072, indices).to_bytes() == one_by_one.to_bytes()
+    with pytest.raises(IndexError):
+        BitstringStatusList.with_set(131_072, [131_072])

@@ -150,3 +150,15 @@ def test_a_zip_bomb_is_refused() -> None:
     bomb = zlib.compress(bytes(64 * 1024 * 1024), 9)
     with pytest.raises(ValueError, match="exceeds"):
         decode_lst(b64(bomb))
+
+
+def test_a_token_list_built_in_one_pass_equals_one_built_entry_by_entry() -> None:
+    values = [(0, 1), (1, 2), (3, 3), (1000, 1), (131_071, 2)]
+    one_by_one = TokenStatusList(131_072)
+    for index, value in values:
+        one_by_one.set(index, value)
+    assert TokenStatusList.with_values(131_072, values).to_bytes() == one_by_one.to_bytes()
+    with pytest.raises(IndexError):
+        TokenStatusList.with_values(8, [(8, 1)])
+    with pytest.raises(ValueError, match="does not fit"):
+        TokenStatusList.with_values(8, [(0, 4)])

@@ -145,13 +145,18 @@ def status_list(slug: str, kind: str, number: int) -> Response:
     etag = published.etag(body)
     headers = {
         "Cache-Control": f"public, max-age={container.status_lists.ttl_seconds}",
-        "ETag": etag,
         "Vary": "Accept",
         "Access-Control-Allow-Origin": "*",
     }
-    if etag in {tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")}:
-        return Response(status=304, headers=headers)
-    return Response(body, mimetype=media_type, headers=headers)
+    # RFC 9110 §13.1.2: If-None-Match compares weakly (a proxy that compresses may weaken the tag) and "*"
+    # matches any representation.
+    if request.if_none_match.contains_weak(etag):
+        response = Response(status=304, headers=headers)
+        response.set_etag(etag)
+        return response
+    response = Response(body, mimetype=media_type, headers=headers)
+    response.set_etag(etag)
+    return response
 
 
 def _representation(published: PublishedList) -> tuple[str, str]:

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import gzip
+from collections.abc import Iterable
 
 from ec_issuer.core.encoding import b64url_decode, b64url_encode
 from ec_issuer.status.compression import DEFAULT_MAX_DECOMPRESSED_BYTES, GZIP_WBITS, inflate_bounded
@@ -76,6 +77,17 @@ class BitstringStatusList:
     def decode(cls, encoded: str, *, max_bytes: int = DEFAULT_MAX_DECOMPRESSED_BYTES) -> BitstringStatusList:
         """Decode an ``encodedList``; a list shorter than the minimum is refused (STATUS_LIST_LENGTH_ERROR)."""
         return cls.from_bytes(decode_list(encoded, max_bytes=max_bytes))
+
+    @classmethod
+    def with_set(cls, entries: int, indices: Iterable[int]) -> BitstringStatusList:
+        """A list with exactly these bits set: one pass, for publishing lists with many entries set."""
+        status_list = cls(entries)
+        bits = status_list._bits
+        for index in indices:
+            if not 0 <= index < entries:
+                _check_index(index, entries)
+            bits[index >> 3] |= 0x80 >> (index & 7)
+        return status_list
 
     def __len__(self) -> int:
         return len(self._bits) * 8

@@ -52,9 +52,10 @@ class PublishedList:
     jwt: str  # vc+jwt of the list credential, or the Status List Token
     document: str | None  # the list credential with its Data Integrity proof (bitstring lists only)
 
-    def etag(self, body: str) -> str:
-        """A strong validator for one representation: its bytes decide it."""
-        return '"' + b64url_encode(hashlib.sha256(body.encode()).digest()[:18]) + '"'
+    @staticmethod
+    def etag(body: str) -> str:
+        """A strong validator for one representation, unquoted: its bytes decide it."""
+        return b64url_encode(hashlib.sha256(body.encode()).digest()[:18])
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,9 +136,7 @@ def bitstring_list_credential(
     ttl_seconds: int,
 ) -> dict[str, Any]:
     """The unsigned ``BitstringStatusListCredential`` (Bitstring Status List v1.0 §2.2)."""
-    bits = BitstringStatusList(size)
-    for index, value in reported:
-        bits.set(index, bool(value))
+    bits = BitstringStatusList.with_set(size, (index for index, value in reported if value))
     return {
         "@context": [VC_V2_CONTEXT],
         "id": url,
@@ -158,9 +157,7 @@ def token_list_claims(
     issuer: Issuer, url: str, size: int, reported: list[tuple[int, int]], now: datetime, ttl_seconds: int
 ) -> dict[str, Any]:
     """The claims of a Status List Token (draft-ietf-oauth-status-list §5.1)."""
-    values = TokenStatusList(size, bits=StatusListKind.TOKEN.bits_per_entry)
-    for index, value in reported:
-        values.set(index, value)
+    values = TokenStatusList.with_values(size, reported, bits=StatusListKind.TOKEN.bits_per_entry)
     return {
         "iss": issuer.did,
         "sub": url,

@@ -16,6 +16,7 @@ Token (``statuslist+jwt``) is built; nothing here depends on the differences bet
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterable
 from enum import IntEnum
 from typing import Any
 
@@ -124,6 +125,20 @@ class TokenStatusList:
             raise ValueError("status_list needs an integer 'bits' and a string 'lst'")
         _check_bits(bits)
         return cls.from_bytes(decode_lst(lst, max_bytes=max_bytes), bits=bits)
+
+    @classmethod
+    def with_values(cls, size: int, values: Iterable[tuple[int, int]], *, bits: int = DEFAULT_BITS) -> TokenStatusList:
+        """A list with these (index, value) entries set and the rest VALID, in one pass."""
+        status_list = cls(size, bits=bits)
+        data, mask = status_list._data, (1 << bits) - 1
+        for index, value in values:
+            status_list._check(index)
+            if not 0 <= value <= mask:
+                raise ValueError(f"status value {value} does not fit in {bits} bits")
+            position = index * bits
+            shift = position & 7
+            data[position >> 3] = (data[position >> 3] & ~(mask << shift) & 0xFF) | (value << shift)
+        return status_list
 
     @property
     def bits(self) -> int:
