@@ -451,3 +451,21 @@ def test_a_data_integrity_credential_from_the_command_line(ready: Cli, tmp_path:
     no_jws = ready.run("credentials", "show", issued["id"], "--jws")
     assert no_jws.exit_code != 0
     assert "no JWS" in no_jws.stderr
+
+
+def test_revoke_suspend_reinstate_history_and_expire_from_the_command_line(ready: Cli, request_file: Path) -> None:
+    issued = ready.json("credentials", "issue", str(request_file))
+    suspended = ready.json("credentials", "suspend", issued["id"], "--reason", "checking")
+    assert (suspended["status"], suspended["changed"]) == ("suspended", True)
+    assert ready.json("credentials", "reinstate", issued["id"])["status"] == "active"
+    revoked = ready.json("credentials", "revoke", issued["id"], "--reason-code", "fraud", "--reason", "forged")
+    assert (revoked["status"], revoked["previousStatus"]) == ("revoked", "active")
+    assert ready.json("credentials", "revoke", issued["id"])["changed"] is False
+    history = ready.json("credentials", "history", issued["id"])
+    assert [e["event"] for e in history["events"]] == ["issued", "suspended", "reinstated", "revoked"]
+    assert (history["events"][-1]["reasonCode"], history["events"][-1]["reason"]) == ("fraud", "forged")
+    assert ready.json("credentials", "expire") == {"expired": 0}
+    refused = ready.run("credentials", "revoke", issued["id"], "--reason-code", "nonsense")
+    assert refused.exit_code != 0
+    assert "reason code" in refused.output
+    assert ready.run("credentials", "reinstate", issued["id"]).exit_code != 0  # revoked is permanent

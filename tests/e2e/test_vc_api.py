@@ -22,6 +22,7 @@ from ec_issuer.keys.did_key import did_key_for, verification_method_id
 from ec_issuer.keys.model import Algorithm, SigningKey
 from ec_issuer.signing.data_integrity.signer import create_proof
 from ec_issuer.storage.tables import issued_credentials
+from tests.conftest import json_of
 from tests.e2e.status_documents import status_list_documents
 from tests.e2e.test_di_independent_verifier import node_verify_di, tamper_proof_value, tamper_subject
 from tests.support import SettableClock
@@ -418,3 +419,90 @@ def test_an_embedded_malformed_credential_is_400(http: FlaskClient, auth: dict[s
 def test_openapi_documents_the_vc_api(http: FlaskClient) -> None:
     paths = loads(http.get("/openapi.json").get_data())["paths"]
     assert {ISSUE, VERIFY, VERIFY_VP} <= set(paths)
+
+
+def test_status_updates_in_the_vcalm_and_dcc_shapes(
+    http: FlaskClient, auth: dict[str, str], issuer: Issuer, container: Container
+) -> None:
+    vc = issue(http, auth, unsigned(issuer))
+    entry = {"type": "BitstringStatusListEntry", "statusPurpose": "suspension"}
+
+    def update(body: dict[str, Any]) -> Any:
+        return http.post("/credentials/status", json=body, headers=auth)
+
+    suspended = update({"credentialId": vc["id"], "credentialStatus": entry, "status": True})
+    assert suspended.status_code == 200, json_of(suspended)
+    assert json_of(suspended) == {"credentialId": vc["id"], "status": "suspended", "changed": True}
+    reinstated = update({"credentialId": vc["id"], "credentialStatus": [{**entry, "status": "unsuspended"}]})
+    assert json_of(reinstated)["status"] == "active"
+    revoked = update({"credentialId": vc["id"], "credentialStatus": [{"type": entry["type"], "status": "revoked"}]})
+    assert json_of(revoked)["status"] == "revoked"
+    unrevoke = {"credentialId": vc["id"], "credentialStatus": {**entry, "statusPurpose": "revocation"}, "status": False}
+    assert update(unrevoke).status_code == 409
+    events = [
+        e.event.value
+        for e in container.lifecycle.history(container.access.authenticate(auth["Authorization"].split()[1]), vc["id"])
+    ]
+    assert events == ["issued", "suspended", "reinstated", "revoked"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "pointer"),
+    [
+        (
+            {"credentialStatus": {"type": "BitstringStatusListEntry", "statusPurpose": "revocation"}},
+            400,
+            "/credentialId",
+        ),
+        (
+            {
+                "credentialId": "urn:uuid:x",
+                "credentialStatus": {"type": "Other", "statusPurpose": "revocation"},
+                "status": True,
+            },
+            400,
+            "/credentialStatus/type",
+        ),
+        (
+            {
+                "credentialId": "urn:uuid:x",
+                "credentialStatus": {"type": "BitstringStatusListEntry", "statusPurpose": "refresh"},
+                "status": True,
+            },
+            400,
+            "/credentialStatus/statusPurpose",
+        ),
+        (
+            {
+                "credentialId": "urn:uuid:x",
+                "credentialStatus": {"type": "BitstringStatusListEntry", "statusPurpose": "revocation"},
+                "status": "yes",
+            },
+            400,
+            "/status",
+        ),
+        (
+            {
+                "credentialId": "urn:uuid:x",
+                "credentialStatus": [{"type": "BitstringStatusListEntry", "status": "gone"}],
+            },
+            400,
+            "/credentialStatus/0/status",
+        ),
+    ],
+)
+def test_malformed_status_updates_are_400(
+    http: FlaskClient, auth: dict[str, str], issuer: Issuer, body: dict[str, Any], status: int, pointer: str
+) -> None:
+    response = http.post("/credentials/status", json=body, headers=auth)
+    assert response.status_code == status, json_of(response)
+    assert pointer in [e["pointer"] for e in json_of(response)["errors"]]
+
+
+def test_status_update_of_an_unknown_credential_is_404(http: FlaskClient, auth: dict[str, str], issuer: Issuer) -> None:
+    body = {
+        "credentialId": "urn:uuid:00000000-0000-4000-8000-000000000000",
+        "credentialStatus": {"type": "BitstringStatusListEntry", "statusPurpose": "revocation"},
+        "status": True,
+    }
+    assert http.post("/credentials/status", json=body, headers=auth).status_code == 404

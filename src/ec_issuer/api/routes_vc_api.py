@@ -1,7 +1,7 @@
 """The W3C VC API (VCALM) issuer and verifier endpoints, Data Integrity secured, bearer-authenticated.
 
-`POST /credentials/issue`, `POST /credentials/verify`, `POST /presentations/verify`; status codes and
-problem types are tabulated in docs/vc-api.md.
+`POST /credentials/issue`, `POST /credentials/verify`, `POST /presentations/verify` and
+`POST /credentials/status`; status codes and problem types are tabulated in docs/vc-api.md.
 """
 
 # APIFlask's decorators carry partially unknown parameter types (marshmallow unions); the views are typed.
@@ -21,6 +21,7 @@ from ec_issuer.api.schemas import Problem
 from ec_issuer.core.encoding import JsonObject, format_datetime, loads_object
 from ec_issuer.core.errors import FieldError, Forbidden, InvalidInput, MalformedInput
 from ec_issuer.credentials.commands import IssueDocument
+from ec_issuer.credentials.reading import normalize_credential_id
 from ec_issuer.vc_api.shape import (
     check_credential,
     check_presentation,
@@ -32,6 +33,7 @@ from ec_issuer.vc_api.shape import (
     require_object,
     required_member,
 )
+from ec_issuer.vc_api.status_request import parse_status_update
 from ec_issuer.vc_api.verification import VcApiVerifier
 
 blueprint = APIBlueprint("vc_api", __name__, tag="W3C VC API")
@@ -208,3 +210,47 @@ def _string_option(options: JsonObject, name: str) -> str | None:
 def _verifier() -> VcApiVerifier:
     container = services()
     return VcApiVerifier(container.key_resolver)
+
+
+class VcApiStatusRequest(BaseModel):
+    credentialId: str
+    credentialStatus: dict[str, Any] | list[dict[str, Any]] = Field(
+        description="`{type: BitstringStatusListEntry, statusPurpose}` (VCALM) or `[{type, status}]` (DCC)"
+    )
+    status: bool | None = Field(default=None, description="VCALM: true sets the purpose's status, false clears it")
+
+
+class VcApiStatusResponse(BaseModel):
+    credentialId: str
+    status: str
+    changed: bool
+
+
+@blueprint.post("/credentials/status")
+@blueprint.auth_required(bearer_auth)
+@documented_body(VcApiStatusRequest)
+@blueprint.output(VcApiStatusResponse)
+@blueprint.doc(
+    summary="Update a credential's status (VC API)",
+    description=(
+        "A compatibility route onto the admin API's revoke, suspend and reinstate (same authorization, same "
+        "history). Revocation cannot be cleared: `status: false` on a revoked credential is 409."
+    ),
+    responses={
+        **_problems(400, 401, 403),
+        404: {"description": "No such credential"},
+        409: {"description": "Conflict"},
+    },
+)
+def update_status() -> Response:
+    container = services()
+    update = parse_status_update(require_object(read_json_body(), "", "the request body"))
+    outcome = container.lifecycle.change(caller(), normalize_credential_id(update.credential_id), update.action)
+    now = container.clock.now()
+    return json_response(
+        {
+            "credentialId": outcome.credential.id,
+            "status": outcome.credential.effective_status(now).value,
+            "changed": outcome.changed,
+        }
+    )

@@ -9,9 +9,13 @@ from apiflask import APIFlask
 from ec_issuer.api.app import create_app
 from ec_issuer.bootstrap import build
 from ec_issuer.config import load_settings
+from ec_issuer.status.schedule import PeriodicSweep
 
 
 def create() -> APIFlask:
     settings = load_settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return create_app(build(settings))
+    container = build(settings)
+    if settings.expiry_sweep_seconds > 0:
+        PeriodicSweep(container.expiry, settings.expiry_sweep_seconds).start()
+    return create_app(container)

@@ -10,7 +10,14 @@ from typing import Any
 import click
 
 from ec_issuer.access.commands import CreateClient
-from ec_issuer.api.presenters import client_out, credential_full, issuer_out, verification_out
+from ec_issuer.api.presenters import (
+    client_out,
+    credential_full,
+    credential_summary,
+    issuer_out,
+    lifecycle_event_out,
+    verification_out,
+)
 from ec_issuer.bootstrap import prepare
 from ec_issuer.cli.common import container_for_command, print_json
 from ec_issuer.cli.keys import keys
@@ -18,8 +25,10 @@ from ec_issuer.core.encoding import loads
 from ec_issuer.core.errors import DomainError
 from ec_issuer.core.validation import parse_command
 from ec_issuer.credentials.commands import parse_issue_request
+from ec_issuer.credentials.reading import normalize_credential_id
 from ec_issuer.issuers.commands import CreateIssuer
 from ec_issuer.keys.model import Algorithm
+from ec_issuer.status.model import LifecycleAction, RevocationReason
 from ec_issuer.storage.migrate import current_revision, head_revision, upgrade
 
 
@@ -246,6 +255,66 @@ def credentials_verify(source: str) -> None:
     print_json(verification_out(result))
     if not result.verified:
         sys.exit(1)
+
+
+def _lifecycle_change(
+    credential_id: str, action: LifecycleAction, reason: str | None, reason_code: str | None = None
+) -> None:
+    container = container_for_command()
+    outcome = container.lifecycle.change(
+        container.access.operator_client(),
+        normalize_credential_id(credential_id),
+        action,
+        reason_code=RevocationReason.parse(reason_code, pointer="--reason-code") if reason_code else None,
+        reason=reason,
+    )
+    summary = credential_summary(outcome.credential, container.clock.now())
+    print_json({**summary, "changed": outcome.changed, "previousStatus": outcome.transition.from_status.value})
+
+
+@credentials.command("revoke")
+@click.argument("credential_id")
+@click.option(
+    "--reason-code", default="unspecified", show_default=True, help="Why, from a fixed list (docs/status.md)."
+)
+@click.option("--reason", help="Free text kept in the history.")
+def credentials_revoke(credential_id: str, reason_code: str, reason: str | None) -> None:
+    """Revoke a credential, permanently. Revoking a revoked credential changes nothing."""
+    _lifecycle_change(credential_id, LifecycleAction.REVOKE, reason, reason_code)
+
+
+@credentials.command("suspend")
+@click.argument("credential_id")
+@click.option("--reason", help="Free text kept in the history.")
+def credentials_suspend(credential_id: str, reason: str | None) -> None:
+    """Suspend a credential until it is reinstated."""
+    _lifecycle_change(credential_id, LifecycleAction.SUSPEND, reason)
+
+
+@credentials.command("reinstate")
+@click.argument("credential_id")
+@click.option("--reason", help="Free text kept in the history.")
+def credentials_reinstate(credential_id: str, reason: str | None) -> None:
+    """Reinstate a suspended credential."""
+    _lifecycle_change(credential_id, LifecycleAction.REINSTATE, reason)
+
+
+@credentials.command("history")
+@click.argument("credential_id")
+def credentials_history(credential_id: str) -> None:
+    """A credential's lifecycle history, oldest first."""
+    container = container_for_command()
+    credential_id = normalize_credential_id(credential_id)
+    events = container.lifecycle.history(container.access.operator_client(), credential_id)
+    print_json({"id": credential_id, "events": [lifecycle_event_out(e) for e in events]})
+
+
+@credentials.command("expire")
+def credentials_expire() -> None:
+    """Write down that credentials past their validUntil are expired (the service also does this every
+    EXPIRY_SWEEP_SECONDS). Safe to run while the service and other sweeps run."""
+    container = container_for_command()
+    print_json({"expired": container.expiry.run()})
 
 
 cli.add_command(keys)

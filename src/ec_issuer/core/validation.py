@@ -50,6 +50,7 @@ _NoControl = AfterValidator(reject_control_characters)
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=512), _NoControl]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=256), _NoControl]
 LongText = Annotated[str, StringConstraints(min_length=1, max_length=20_000), _NoControl]
+ReasonText = Annotated[str, StringConstraints(max_length=1_000), _NoControl]  # a lifecycle change's reason
 Uri = Annotated[str, StringConstraints(max_length=2048), _NoControl, _pattern(_URI, "URI")]
 # Images may be data: URIs; the request body limit bounds them further.
 ImageUri = Annotated[str, StringConstraints(max_length=200_000), _NoControl, _pattern(_URI, "URI")]

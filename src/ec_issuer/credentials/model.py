@@ -53,7 +53,8 @@ class IssuedCredential:
 
     def effective_status(self, now: datetime) -> CredentialStatus:
         """Expiry is a fact of time: report it even before any sweep has written it down."""
-        if self.status is CredentialStatus.ACTIVE and self.valid_until is not None and now >= self.valid_until:
+        expirable = self.status in (CredentialStatus.ACTIVE, CredentialStatus.SUSPENDED)
+        if expirable and self.valid_until is not None and now >= self.valid_until:
             return CredentialStatus.EXPIRED
         return self.status
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ec_issuer.status.model import MAX_REASON_LENGTH
+from ec_issuer.core.validation import ReasonText
 
 
 class RevokeCredential(BaseModel):
@@ -17,11 +17,11 @@ class RevokeCredential(BaseModel):
             "key_compromise"
         ),
     )
-    reason: str | None = Field(default=None, max_length=MAX_REASON_LENGTH, description="Free text for the history")
+    reason: ReasonText | None = Field(default=None, description="Free text for the history")
 
 
 class ChangeStatus(BaseModel):
     """Suspend or reinstate: reversible, with an optional reason for the history."""
 
     model_config = ConfigDict(extra="forbid")
-    reason: str | None = Field(default=None, max_length=MAX_REASON_LENGTH, description="Free text for the history")
+    reason: ReasonText | None = Field(default=None, description="Free text for the history")
