@@ -34,6 +34,7 @@ from ec_issuer.keys.ports import KeyCustody
 from ec_issuer.keys.resolution import KeyResolver, StoredKeyResolver
 from ec_issuer.keys.service import KeyService
 from ec_issuer.status.lists import StatusListUrls
+from ec_issuer.status.ports import StatusListSource
 from ec_issuer.status.publication import StatusListPublisher
 from ec_issuer.status.service import CredentialLifecycle, ExpirySweep
 from ec_issuer.status.sources import LocalFirstStatusLists
@@ -63,6 +64,7 @@ class Container:
     lifecycle: CredentialLifecycle
     expiry: ExpirySweep
     status_lists: StatusListPublisher
+    status_source: StatusListSource
     clock: Clock
 
 
@@ -102,6 +104,7 @@ def build(
     status_slots = SqlStatusSlotAllocator(engine, status_urls, clock, list_size=settings.status_list_size)
     status_publisher = StatusListPublisher(uow, custodians, clock, status_urls, settings.status_list_ttl_seconds)
     remote_lists = HttpStatusLists(allow_private=settings.status_fetch_allow_private) if settings.status_fetch else None
+    status_source = LocalFirstStatusLists(status_urls, status_publisher, remote_lists)
     return Container(
         settings=settings,
         engine=engine,
@@ -116,12 +119,13 @@ def build(
             schema,
             clock,
             StoredStatuses(uow, clock),
-            LocalFirstStatusLists(status_urls, status_publisher, remote_lists),
+            status_source,
         ),
         key_resolver=key_resolver,
         lifecycle=CredentialLifecycle(uow, policy, clock),
         expiry=ExpirySweep(uow, clock),
         status_lists=status_publisher,
+        status_source=status_source,
         clock=clock,
     )
 

@@ -435,8 +435,15 @@ def test_status_updates_in_the_vcalm_and_dcc_shapes(
     assert json_of(suspended) == {"credentialId": vc["id"], "status": "suspended", "changed": True}
     reinstated = update({"credentialId": vc["id"], "credentialStatus": [{**entry, "status": "unsuspended"}]})
     assert json_of(reinstated)["status"] == "active"
+    verified = json_of(http.post("/credentials/verify", json={"verifiableCredential": vc}, headers=auth))
+    assert verified["verified"] is True, verified["problemDetails"]
+    statuses = {r["statusPurpose"]: r["status"] for r in verified["results"]["statusResults"]}
+    assert statuses == {"revocation": "clear", "suspension": "clear"}  # not an OB3 credential: both entries
     revoked = update({"credentialId": vc["id"], "credentialStatus": [{"type": entry["type"], "status": "revoked"}]})
     assert json_of(revoked)["status"] == "revoked"
+    verified = json_of(http.post("/credentials/verify", json={"verifiableCredential": vc}, headers=auth))
+    assert verified["verified"] is False
+    assert [p["type"] for p in verified["problemDetails"]] == ["urn:ec-issuer:problem:credential-revoked"]
     unrevoke = {"credentialId": vc["id"], "credentialStatus": {**entry, "statusPurpose": "revocation"}, "status": False}
     assert update(unrevoke).status_code == 409
     events = [

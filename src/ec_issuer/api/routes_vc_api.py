@@ -209,7 +209,7 @@ def _string_option(options: JsonObject, name: str) -> str | None:
 
 def _verifier() -> VcApiVerifier:
     container = services()
-    return VcApiVerifier(container.key_resolver)
+    return VcApiVerifier(container.key_resolver, container.status_source)
 
 
 class VcApiStatusRequest(BaseModel):

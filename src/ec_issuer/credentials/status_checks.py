@@ -117,15 +117,13 @@ class StatusListChecker:
         )
         if purpose not in _PURPOSES:
             raise _Unknown(f"unsupported statusPurpose {purpose!r}")
-        if not isinstance(index_text, str) or not index_text.isascii() or not index_text.isdigit():
-            raise _Unknown("statusListIndex must be a string of digits")
+        index = _index(index_text)
         if not isinstance(url, str):
             raise _Unknown("statusListCredential must be a URL")
         subject = self._list_subject(url, issuer_id, now)
         if subject.get("statusPurpose") != purpose:
             raise _Unknown(f"the list's statusPurpose is {subject.get('statusPurpose')!r}, not {purpose!r}")
         bits = BitstringStatusList.decode(str(subject.get("encodedList")))
-        index = int(index_text)
         return url, index, bits.get(index)
 
     def _list_subject(self, url: str, issuer_id: str | None, now: datetime) -> dict[str, Any]:
@@ -174,3 +172,13 @@ class StatusListChecker:
         if not isinstance(payload, dict):
             raise _Unknown("the list's payload is not a JSON object")
         return cast(dict[str, Any], payload)
+
+
+def _index(value: object) -> int:
+    """statusListIndex: a string of digits per the specification; a JSON number is accepted too, as
+    deployed issuers send it (1EdTech's own validator fixtures among them)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    raise _Unknown("statusListIndex must be a string of digits")

@@ -14,10 +14,12 @@ from datetime import datetime
 from typing import Any, cast
 
 from ec_issuer.core.encoding import JsonObject, format_datetime, parse_datetime
+from ec_issuer.credentials.status_checks import StatusListChecker
 from ec_issuer.keys.resolution import KeyResolver, ResolvedKey
 from ec_issuer.signing.data_integrity.proof_sets import proofs_of
 from ec_issuer.signing.data_integrity.verifier import DataIntegrityVerifier, ProofCheck, ProofSetVerification
-from ec_issuer.vc_api.shape import embedded_credentials, is_v1
+from ec_issuer.status.ports import StatusListSource
+from ec_issuer.vc_api.shape import embedded_credentials, is_v1, issuer_id
 
 AUTHENTICATION = "authentication"
 
@@ -31,6 +33,12 @@ INVALID_VERIFICATION_METHOD = SECURITY + "INVALID_VERIFICATION_METHOD"
 INVALID_CHALLENGE_ERROR = SECURITY + "INVALID_CHALLENGE_ERROR"
 INVALID_DOMAIN_ERROR = SECURITY + "INVALID_DOMAIN_ERROR"
 RANGE_ERROR = VCDM + "RANGE_ERROR"
+# Bitstring Status List v1.0 §3.6; a status that is set is no processing error, so it has a type of ours.
+STATUS_LIST = "https://www.w3.org/ns/credentials/status-list#"
+STATUS_RETRIEVAL_ERROR = STATUS_LIST + "STATUS_RETRIEVAL_ERROR"
+STATUS_VERIFICATION_ERROR = STATUS_LIST + "STATUS_VERIFICATION_ERROR"
+CREDENTIAL_REVOKED = "urn:ec-issuer:problem:credential-revoked"
+CREDENTIAL_SUSPENDED = "urn:ec-issuer:problem:credential-suspended"
 _TITLES = {
     PROOF_VERIFICATION_ERROR: "Proof verification error",
     MALFORMED_PROOF_ERROR: "Malformed proof",
@@ -39,7 +47,12 @@ _TITLES = {
     INVALID_CHALLENGE_ERROR: "Invalid challenge",
     INVALID_DOMAIN_ERROR: "Invalid domain",
     RANGE_ERROR: "Outside the validity period",
+    STATUS_RETRIEVAL_ERROR: "Status list unavailable",
+    STATUS_VERIFICATION_ERROR: "Status list not verified",
+    CREDENTIAL_REVOKED: "Credential revoked",
+    CREDENTIAL_SUSPENDED: "Credential suspended",
 }
+_STATUS_PROBLEMS = {"revoked": CREDENTIAL_REVOKED, "suspended": CREDENTIAL_SUSPENDED}
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,14 +101,18 @@ class _ControllerChecked:
 
 
 class VcApiVerifier:
-    def __init__(self, keys: KeyResolver) -> None:
+    def __init__(self, keys: KeyResolver, status_lists: StatusListSource | None = None) -> None:
         self._keys = keys
+        self._proofs = DataIntegrityVerifier(keys)
+        self._lists = StatusListChecker(status_lists, keys, self._proofs) if status_lists is not None else None
 
     def verify_credential(self, credential: JsonObject, now: datetime) -> Outcome:
         outcome = Outcome()
-        proof_set = DataIntegrityVerifier(self._keys).verify(credential, now=now)
+        proof_set = self._proofs.verify(credential, now=now)
         _record_proofs(outcome, proof_set)
         _check_validity_period(outcome, credential, now)
+        if self._lists is not None and proof_set.verified:
+            _check_status(outcome, self._lists, credential, now)
         return outcome
 
     def verify_presentation(
@@ -117,6 +134,23 @@ class VcApiVerifier:
             outcome.warnings.extend(Problem(p.type, prefix + p.detail) for p in inner.warnings)
         outcome.results["credentialResults"] = credential_results
         return outcome
+
+
+def _check_status(outcome: Outcome, lists: StatusListChecker, credential: JsonObject, now: datetime) -> None:
+    """Bitstring Status List entries, read from the published lists; a set status fails verification."""
+    findings = lists.bitstring_findings(credential, issuer_id(credential), now)
+    if not findings:
+        return
+    outcome.results["statusResults"] = [
+        {"statusPurpose": f.source, "status": f.outcome, "detail": f.detail} for f in findings
+    ]
+    for finding in findings:
+        if finding.outcome in _STATUS_PROBLEMS:
+            outcome.problems.append(Problem(_STATUS_PROBLEMS[finding.outcome], finding.detail))
+        elif finding.outcome == "unknown":
+            unavailable = finding.detail.startswith("list unavailable")
+            kind = STATUS_RETRIEVAL_ERROR if unavailable else STATUS_VERIFICATION_ERROR
+            outcome.problems.append(Problem(kind, finding.detail))
 
 
 def _holder_id(presentation: JsonObject) -> str | None:
