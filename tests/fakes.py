@@ -369,16 +369,6 @@ class FakeStatusLists:
         self._lists = lists
         self._entries = entries
 
-    def add_entries(self, entries: Sequence[StatusEntry]) -> None:
-        for entry in entries:
-            if self._entries.contains((entry.list_id, entry.index)):
-                raise FakeIntegrityError(f"index {entry.index} of {entry.list_id} is taken")
-            self._entries.put((entry.list_id, entry.index), (entry, 0))
-
-    def entries_of(self, credential_id: str) -> list[tuple[StatusEntry, int]]:
-        found = [row for row in self._entries.rows() if row[0].credential_id == credential_id]
-        return sorted(found, key=lambda row: row[0].kind.value)
-
     def set_value(self, entry: StatusEntry, value: int) -> None:
         self._entries.put((entry.list_id, entry.index), (entry, value))
 

@@ -23,6 +23,7 @@ from ec_issuer.core.encoding import b64url_encode, dumps, loads
 from ec_issuer.credentials.commands import parse_issue_request
 from ec_issuer.issuers.commands import CreateIssuer
 from ec_issuer.keys.model import Algorithm
+from ec_issuer.status.model import LifecycleAction
 from ec_issuer.storage.engine import make_engine
 from ec_issuer.storage.tables import metadata
 from tests.conftest import DATABASES
@@ -429,6 +430,8 @@ def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     token = "bad-input-admin-token-" + uuid.uuid4().hex
     admin = container.access.ensure_bootstrap_client(token)
     container.issuing.issue(admin, parse_issue_request(award_body()), SEED_IDEMPOTENCY_KEY)
+    suspended = container.issuing.issue(admin, parse_issue_request(award_body())).credential
+    container.lifecycle.change(admin, suspended.id, LifecycleAction.SUSPEND)  # a status entry row to guard
     app = create_app(container)
     app.testing = False  # errors go through the real handlers, as in production
     yield Service(container, app.test_client(), {"Authorization": f"Bearer {token}"})

@@ -14,7 +14,7 @@ from ec_issuer.credentials.commands import parse_issue_request
 from ec_issuer.credentials.model import CredentialStatus, IssuedCredential
 from ec_issuer.issuers.commands import CreateIssuer
 from ec_issuer.keys.model import Algorithm
-from ec_issuer.status.lists import StatusListKind
+from ec_issuer.status.lists import StatusEntry, StatusListKind
 from ec_issuer.status.model import LifecycleAction, LifecycleEventType, RevocationReason
 from ec_issuer.status.schedule import PeriodicSweep
 from tests.fakes import FakeServices, RecordingPolicy, fake_services
@@ -40,11 +40,13 @@ def issue(services: FakeServices, client: ApiClient, **overrides: Any) -> Issued
 
 
 def values(services: FakeServices, credential_id: str) -> dict[StatusListKind, int]:
-    return {
-        entry.kind: value
-        for (entry, value) in services.database.status_entries.values()
-        if entry.credential_id == credential_id
-    }
+    """What each of the credential's lists publishes for it (entries never changed publish 0)."""
+    published = services.database.status_entries
+    found: dict[StatusListKind, int] = {}
+    for ref in services.database.credentials[credential_id].status_slots:
+        entry = StatusEntry.from_ref(credential_id, ref)
+        found[entry.kind] = published.get((entry.list_id, entry.index), (entry, 0))[1]
+    return found
 
 
 def test_issuing_assigns_a_revocation_and_a_token_entry_and_logs_issued(

@@ -28,8 +28,7 @@ from ec_issuer.keys.ports import KeyCustody
 from ec_issuer.keys.service import active_signing_key, custody_named
 from ec_issuer.signing.data_integrity.signer import add_proof
 from ec_issuer.signing.jose import sign_vc_jwt
-from ec_issuer.status.lists import StatusEntry, StatusListKind, StatusSlot
-from ec_issuer.status.model import LifecycleEvent
+from ec_issuer.status.lists import StatusListKind, StatusSlot
 from ec_issuer.status.ports import StatusSlotAllocator
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
@@ -72,13 +71,9 @@ class CredentialIssuer:
                 earlier = uow.credentials.get_by_idempotency_key(client.id, idempotency_key)
                 if earlier is not None:
                     return _replay(earlier, request_hash)
-            credential, slots = self._prepare(uow, client, issuer, request, idempotency_key, request_hash)
+            credential = self._prepare(uow, client, issuer, request, idempotency_key, request_hash)
             try:
                 uow.credentials.add(credential)
-                uow.status_lists.add_entries([StatusEntry(credential.id, s.list_id, s.kind, s.index) for s in slots])
-                uow.history.append(
-                    LifecycleEvent.issued(credential.id, actor_client_id=client.id, at=credential.issued_at)
-                )
                 uow.commit()
             except DuplicateIdempotencyKey:
                 pass  # a concurrent request with the same key won; answer as it was answered
@@ -101,7 +96,7 @@ class CredentialIssuer:
         request: IssueRequest,
         idempotency_key: str | None,
         request_hash: str,
-    ) -> tuple[IssuedCredential, list[StatusSlot]]:
+    ) -> IssuedCredential:
         now = self._clock.now()
         credential_id = f"urn:uuid:{self._ids.new_id()}"
         if isinstance(request, IssueCredential):
@@ -148,7 +143,7 @@ class CredentialIssuer:
             # With both, the JOSE artefact envelopes the credential without the proof: each stands alone.
             signed = sign_vc_jwt(dumps(jwt_document), key, custody) if securing == BOTH else payload.decode()
         valid_from, valid_until = ob3.validity_window(document)
-        credential = IssuedCredential(
+        return IssuedCredential(
             id=str(document["id"]),
             issuer_slug=issuer.slug,
             family=ob3.FAMILY if ob3.is_open_badge(document) else "vc",
@@ -166,8 +161,8 @@ class CredentialIssuer:
             achievement_id=achievement_id,
             idempotency_key=idempotency_key,
             request_hash=request_hash,
+            status_slots=tuple(slot.ref for slot in slots),
         )
-        return credential, slots
 
     def _assign_status(
         self, issuer: Issuer, document: dict[str, Any], securing: str, pointer_prefix: str

@@ -40,6 +40,8 @@ class IssuedCredential:
     achievement_id: str | None = None
     idempotency_key: str | None = None
     request_hash: str | None = None
+    # Its slots in status lists, as "<list id>#<index>" (one per list kind; see status/lists.py).
+    status_slots: tuple[str, ...] = ()
 
     @property
     def jws(self) -> str | None:

@@ -83,15 +83,30 @@ class StatusSlot:
         """The ``status`` claim of a Referenced Token (draft-ietf-oauth-status-list §6)."""
         return {"status_list": {"idx": self.index, "uri": self.url}}
 
+    @property
+    def ref(self) -> str:
+        """How a credential record names its slot: ``<list id>#<index>``, unique across all lists."""
+        return f"{self.list_id}#{self.index}"
+
 
 @dataclass(frozen=True, slots=True)
 class StatusEntry:
-    """A stored link between a credential and its slot in a list."""
+    """A credential's slot in a list, as the list's published values refer to it."""
 
     credential_id: str
     list_id: str
     kind: StatusListKind
     index: int
+
+    @classmethod
+    def from_ref(cls, credential_id: str, ref: str) -> StatusEntry:
+        list_id, _, index = ref.partition("#")
+        return cls(credential_id, list_id, kind_of_list(list_id), int(index))
+
+
+def kind_of_list(list_id: str) -> StatusListKind:
+    """The kind a list id names (``<issuer slug>/<kind>/<number>``)."""
+    return StatusListKind(list_id.split("/")[1])
 
 
 @dataclass(frozen=True, slots=True)

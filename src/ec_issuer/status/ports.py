@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -22,13 +22,9 @@ class StatusSlotAllocator(Protocol):
 
 
 class StatusListRepository(Protocol):
-    def add_entries(self, entries: Sequence[StatusEntry]) -> None: ...
-
-    def entries_of(self, credential_id: str) -> list[tuple[StatusEntry, int]]:
-        """The credential's entries, each with the value its list currently publishes for it."""
+    def set_value(self, entry: StatusEntry, value: int) -> None:
+        """What the entry's list publishes for it from now on (entries never set publish 0)."""
         ...
-
-    def set_value(self, entry: StatusEntry, value: int) -> None: ...
 
     def touch(self, list_ids: Iterable[str]) -> None:
         """Count a change of published values in each list (in a stable order, so as not to deadlock)."""

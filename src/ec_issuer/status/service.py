@@ -15,7 +15,7 @@ from ec_issuer.core.errors import Forbidden, NotFound
 from ec_issuer.core.ports import Clock
 from ec_issuer.core.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from ec_issuer.credentials.model import CredentialStatus, IssuedCredential
-from ec_issuer.status.lists import list_value
+from ec_issuer.status.lists import StatusEntry, list_value
 from ec_issuer.status.model import LifecycleAction, LifecycleEvent, RevocationReason, Transition, plan
 
 _CHANGE_ATTEMPTS = 5
@@ -76,9 +76,14 @@ class CredentialLifecycle:
         raise RuntimeError("the credential kept changing under this request")  # pragma: no cover
 
     def history(self, client: ApiClient, credential_id: str) -> list[LifecycleEvent]:
+        """Issuance first, then every change. The issuance is read from the credential record itself
+        (who issued it, when), which is written once like a log row; storing it twice would cost every
+        issue a second insert."""
         with self._uow() as uow:
             credential = self._readable(uow, client, credential_id)
-            return uow.history.for_credential(credential.id)
+            changes = uow.history.for_credential(credential.id)
+        issued = LifecycleEvent.issued(credential.id, actor_client_id=credential.client_id, at=credential.issued_at)
+        return [issued, *changes]
 
     def _readable(self, uow: UnitOfWork, client: ApiClient, credential_id: str) -> IssuedCredential:
         credential = uow.credentials.get(credential_id)
@@ -130,12 +135,17 @@ class ExpirySweep:
 
 
 def record_change(uow: UnitOfWork, credential: IssuedCredential, new: CredentialStatus, event: LifecycleEvent) -> None:
-    """Log the change and update what the credential's status lists publish for it."""
+    """Log the change and update what the credential's status lists publish for it.
+
+    ``credential`` is the record as it was before the change: what its lists published follows from
+    its old status, so only the entries whose value changes are written.
+    """
     uow.history.append(event)
     changed_lists: list[str] = []
-    for entry, value in uow.status_lists.entries_of(credential.id):
+    for ref in credential.status_slots:
+        entry = StatusEntry.from_ref(credential.id, ref)
         wanted = list_value(entry.kind, new)
-        if wanted != value:
+        if wanted != list_value(entry.kind, credential.status):
             uow.status_lists.set_value(entry, wanted)
             changed_lists.append(entry.list_id)
     uow.status_lists.touch(changed_lists)

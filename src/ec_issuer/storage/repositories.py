@@ -273,6 +273,7 @@ class SqlCredentials(_Repository):
             "achievement_id": credential.achievement_id,
             "idempotency_key": credential.idempotency_key,
             "request_hash": credential.request_hash,
+            **_slot_columns(credential.status_slots),
         }
         try:
             if credential.idempotency_key is None:
@@ -381,4 +382,19 @@ def _credential(row: Row[Any]) -> IssuedCredential:
         achievement_id=row.achievement_id,
         idempotency_key=row.idempotency_key,
         request_hash=row.request_hash,
+        status_slots=tuple(ref for ref in (row.revocation_slot, row.suspension_slot, row.token_slot) if ref),
     )
+
+
+def _slot_columns(refs: tuple[str, ...]) -> dict[str, str | None]:
+    """One column per list kind; a ref is "<issuer>/<kind>/<number>#<index>"."""
+    columns: dict[str, str | None] = dict.fromkeys(_SLOT_COLUMNS)
+    for ref in refs:
+        column = f"{ref.split('/', 2)[1]}_slot"
+        if column not in columns or columns[column] is not None:
+            raise ValueError(f"status slot {ref!r} is of an unknown or repeated kind")
+        columns[column] = ref
+    return columns
+
+
+_SLOT_COLUMNS = ("revocation_slot", "suspension_slot", "token_slot")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -25,23 +25,24 @@ class SqlStatusLists:
     def __init__(self, connection: LazyConnection) -> None:
         self._db = connection
 
-    def add_entries(self, entries: Sequence[StatusEntry]) -> None:
-        if not entries:
-            return
-        rows = [
-            {"list_id": e.list_id, "idx": e.index, "credential_id": e.credential_id, "kind": e.kind.value, "value": 0}
-            for e in entries
-        ]
-        self._db.execute(_INSERT_ENTRY, rows)  # pyright: ignore[reportArgumentType] - executemany
-
-    def entries_of(self, credential_id: str) -> list[tuple[StatusEntry, int]]:
-        t = status_entries
-        rows = self._db.execute(select(t).where(t.c.credential_id == credential_id).order_by(t.c.kind))
-        return [(StatusEntry(r.credential_id, r.list_id, StatusListKind(r.kind), r.idx), r.value) for r in rows]
-
     def set_value(self, entry: StatusEntry, value: int) -> None:
+        # Changes of one credential are serialized by the compare-and-set on its status, so the
+        # update-else-insert cannot race with itself.
         t = status_entries
-        self._db.execute(update(t).where(t.c.list_id == entry.list_id, t.c.idx == entry.index).values(value=value))
+        updated = self._db.execute(
+            update(t).where(t.c.list_id == entry.list_id, t.c.idx == entry.index).values(value=value).returning(t.c.idx)
+        ).first()
+        if updated is None:
+            self._db.execute(
+                _INSERT_ENTRY,
+                {
+                    "list_id": entry.list_id,
+                    "idx": entry.index,
+                    "credential_id": entry.credential_id,
+                    "kind": entry.kind.value,
+                    "value": value,
+                },
+            )
 
     def touch(self, list_ids: Iterable[str]) -> None:
         for list_id in sorted(set(list_ids)):

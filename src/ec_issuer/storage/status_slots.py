@@ -21,7 +21,7 @@ from ec_issuer.status.lists import StatusListKind, StatusListUrls, StatusSlot
 from ec_issuer.status.permutation import KEY_BYTES, shuffled_index
 from ec_issuer.storage.tables import status_lists
 
-DEFAULT_BLOCK_SIZE = 16
+DEFAULT_BLOCK_SIZE = 64  # a reservation is a transaction of its own: one per 64 credentials per list kind
 _OPEN_ATTEMPTS = 5
 
 _t = status_lists

@@ -109,11 +109,22 @@ issued_credentials = Table(
     Column("achievement_id", Text),
     Column("idempotency_key", String(255)),
     Column("request_hash", String(64)),
+    # The credential's status list slots, "<list id>#<index>": unique, so no index is ever handed out
+    # twice whatever the allocator does (migration 0004).
+    Column("revocation_slot", String(160), unique=True),
+    Column("suspension_slot", String(160), unique=True),
+    Column("token_slot", String(160), unique=True),
     UniqueConstraint("client_id", "idempotency_key", name=IDEMPOTENCY_CONSTRAINT),
 )
 Index("ix_issued_credentials_listing", issued_credentials.c.issued_at, issued_credentials.c.id)
 Index("ix_issued_credentials_issuer_listing", issued_credentials.c.issuer_slug, issued_credentials.c.issued_at)
-Index("ix_issued_credentials_expiry", issued_credentials.c.valid_until)
+# Only credentials that can still expire: most have no validUntil, and their rows stay out of it.
+Index(
+    "ix_issued_credentials_expiry",
+    issued_credentials.c.valid_until,
+    sqlite_where=issued_credentials.c.valid_until.is_not(None),
+    postgresql_where=issued_credentials.c.valid_until.is_not(None),
+)
 
 # One row per status list. `next_position` counts allocations (see status/permutation.py); `revision`
 # counts changes of the published values; `published_*` hold the signed form of revision
@@ -137,24 +148,17 @@ status_lists = Table(
     UniqueConstraint("issuer_slug", "kind", "number", name="uq_status_lists_issuer_kind_number"),
 )
 
-# A credential's slot in a list, with the value the list publishes for it (0: nothing to report). The
-# primary key makes a duplicate index impossible, whatever the allocator does.
+# The values lists publish for credentials whose status has ever changed; every other entry publishes 0.
+# Issuing writes nothing here: the slot lives on the credential row.
 status_entries = Table(
     "status_entries",
     metadata,
     Column("list_id", String(128), ForeignKey("status_lists.id"), nullable=False),
     Column("idx", Integer, nullable=False),
-    Column("credential_id", String(255), ForeignKey("issued_credentials.id"), nullable=False, index=True),
+    Column("credential_id", String(255), ForeignKey("issued_credentials.id"), nullable=False),
     Column("kind", String(16), nullable=False),
     Column("value", SmallInteger, nullable=False),
     PrimaryKeyConstraint("list_id", "idx", name="pk_status_entries"),
-)
-# Publishing reads only the entries with something to report.
-Index(
-    "ix_status_entries_reported",
-    status_entries.c.list_id,
-    sqlite_where=status_entries.c.value != 0,
-    postgresql_where=status_entries.c.value != 0,
 )
 
 # The append-only lifecycle log: nothing updates or deletes these rows.

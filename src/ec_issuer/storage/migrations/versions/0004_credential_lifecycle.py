@@ -12,6 +12,8 @@ from alembic import op
 
 from ec_issuer.storage.types import UtcDateTime
 
+SLOT_KINDS = ("revocation", "suspension", "token")
+
 revision = "0004"
 down_revision = "0003"
 branch_labels = None
@@ -23,7 +25,17 @@ def upgrade() -> None:
         table.add_column(
             sa.Column("status_purposes", sa.String(length=64), nullable=False, server_default="revocation,suspension")
         )
-    op.create_index("ix_issued_credentials_expiry", "issued_credentials", ["valid_until"])
+    with op.batch_alter_table("issued_credentials") as table:
+        for kind in SLOT_KINDS:
+            table.add_column(sa.Column(f"{kind}_slot", sa.String(length=160), nullable=True))
+            table.create_unique_constraint(f"uq_issued_credentials_{kind}_slot", [f"{kind}_slot"])
+    op.create_index(
+        "ix_issued_credentials_expiry",
+        "issued_credentials",
+        ["valid_until"],
+        sqlite_where=sa.text("valid_until IS NOT NULL"),
+        postgresql_where=sa.text("valid_until IS NOT NULL"),
+    )
     op.create_table(
         "status_lists",
         sa.Column("id", sa.String(length=128), nullable=False),
@@ -56,14 +68,6 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("list_id", "idx", name="pk_status_entries"),
     )
-    op.create_index("ix_status_entries_credential_id", "status_entries", ["credential_id"])
-    op.create_index(
-        "ix_status_entries_reported",
-        "status_entries",
-        ["list_id"],
-        sqlite_where=sa.text("value != 0"),
-        postgresql_where=sa.text("value != 0"),
-    )
     op.create_table(
         "credential_history",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
@@ -86,10 +90,12 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_credential_history_credential_id", table_name="credential_history")
     op.drop_table("credential_history")
-    op.drop_index("ix_status_entries_reported", table_name="status_entries")
-    op.drop_index("ix_status_entries_credential_id", table_name="status_entries")
     op.drop_table("status_entries")
     op.drop_table("status_lists")
     op.drop_index("ix_issued_credentials_expiry", table_name="issued_credentials")
+    with op.batch_alter_table("issued_credentials") as table:
+        for kind in SLOT_KINDS:
+            table.drop_constraint(f"uq_issued_credentials_{kind}_slot", type_="unique")
+            table.drop_column(f"{kind}_slot")
     with op.batch_alter_table("issuers") as table:
         table.drop_column("status_purposes")
