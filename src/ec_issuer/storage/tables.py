@@ -109,15 +109,26 @@ issued_credentials = Table(
     Column("achievement_id", Text),
     Column("idempotency_key", String(255)),
     Column("request_hash", String(64)),
-    # The credential's status list slots, "<list id>#<index>": unique, so no index is ever handed out
-    # twice whatever the allocator does (migration 0004).
-    Column("revocation_slot", String(160), unique=True),
-    Column("suspension_slot", String(160), unique=True),
-    Column("token_slot", String(160), unique=True),
+    # The credential's status list slots, "<list id>#<index>" (migration 0004; unique, below).
+    Column("revocation_slot", String(160)),
+    Column("suspension_slot", String(160)),
+    Column("token_slot", String(160)),
     UniqueConstraint("client_id", "idempotency_key", name=IDEMPOTENCY_CONSTRAINT),
 )
 Index("ix_issued_credentials_listing", issued_credentials.c.issued_at, issued_credentials.c.id)
 Index("ix_issued_credentials_issuer_listing", issued_credentials.c.issuer_slug, issued_credentials.c.issued_at)
+# No status list index is ever handed out twice, whatever the allocator does. Partial, so that the many
+# credentials without a slot of some kind add nothing to that index.
+for _kind in ("revocation", "suspension", "token"):
+    _slot = issued_credentials.c[f"{_kind}_slot"]
+    Index(
+        f"uq_issued_credentials_{_kind}_slot",
+        _slot,
+        unique=True,
+        sqlite_where=_slot.is_not(None),
+        postgresql_where=_slot.is_not(None),
+    )
+
 # Only credentials that can still expire: most have no validUntil, and their rows stay out of it.
 Index(
     "ix_issued_credentials_expiry",

@@ -28,7 +28,15 @@ def upgrade() -> None:
     with op.batch_alter_table("issued_credentials") as table:
         for kind in SLOT_KINDS:
             table.add_column(sa.Column(f"{kind}_slot", sa.String(length=160), nullable=True))
-            table.create_unique_constraint(f"uq_issued_credentials_{kind}_slot", [f"{kind}_slot"])
+    for kind in SLOT_KINDS:
+        op.create_index(
+            f"uq_issued_credentials_{kind}_slot",
+            "issued_credentials",
+            [f"{kind}_slot"],
+            unique=True,
+            sqlite_where=sa.text(f"{kind}_slot IS NOT NULL"),
+            postgresql_where=sa.text(f"{kind}_slot IS NOT NULL"),
+        )
     op.create_index(
         "ix_issued_credentials_expiry",
         "issued_credentials",
@@ -93,9 +101,10 @@ def downgrade() -> None:
     op.drop_table("status_entries")
     op.drop_table("status_lists")
     op.drop_index("ix_issued_credentials_expiry", table_name="issued_credentials")
+    for kind in SLOT_KINDS:
+        op.drop_index(f"uq_issued_credentials_{kind}_slot", table_name="issued_credentials")
     with op.batch_alter_table("issued_credentials") as table:
         for kind in SLOT_KINDS:
-            table.drop_constraint(f"uq_issued_credentials_{kind}_slot", type_="unique")
             table.drop_column(f"{kind}_slot")
     with op.batch_alter_table("issuers") as table:
         table.drop_column("status_purposes")
