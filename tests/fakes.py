@@ -32,6 +32,8 @@ from ec_issuer.credentials.reading import CredentialReader
 from ec_issuer.credentials.recipient import RecipientReferencer
 from ec_issuer.credentials.schema import Ob3SchemaValidator
 from ec_issuer.custody.formats import sign_with
+from ec_issuer.events.model import OutboxEvent
+from ec_issuer.events.ports import OutboxRepository
 from ec_issuer.issuers.model import DidWebLayout, Issuer
 from ec_issuer.issuers.ports import IssuerRepository
 from ec_issuer.issuers.service import IssuerService
@@ -164,6 +166,7 @@ class FakeDatabase:
         default_factory=dict[tuple[str, int], tuple[StatusEntry, int]]
     )
     history: dict[int, LifecycleEvent] = field(default_factory=dict[int, LifecycleEvent])
+    outbox: dict[str, OutboxEvent] = field(default_factory=dict[str, OutboxEvent])
     commits: int = 0
     # Called at the start of every credential `add`: a test can commit a competing row there.
     before_credential_add: Callable[[IssuedCredential], None] | None = None
@@ -403,6 +406,16 @@ class FakeHistory:
         return [event for event in self._rows.rows() if event.credential_id == credential_id]
 
 
+class FakeOutbox:
+    def __init__(self, rows: _Staged[str, OutboxEvent]) -> None:
+        self._rows = rows
+
+    def add(self, event: OutboxEvent) -> None:
+        if self._rows.contains(event.id):
+            raise FakeIntegrityError(f"event {event.id} exists already")
+        self._rows.put(event.id, event)
+
+
 class FakeSlotAllocator:
     """Opens lists in the fake database directly (as the real allocator does, outside any transaction)."""
 
@@ -442,6 +455,8 @@ class FakeUnitOfWork:
         self._history_rows = _Staged(database.history)
         self._status_lists = FakeStatusLists(self._list_rows, self._entry_rows)
         self._history = FakeHistory(self._history_rows)
+        self._outbox_rows = _Staged(database.outbox)
+        self._outbox = FakeOutbox(self._outbox_rows)
         self._issuers = FakeIssuers(self._issuer_rows)
         self._keys = FakeKeys(self._key_rows, self._issuer_rows)
         self._clients = FakeClients(self._client_rows)
@@ -477,6 +492,11 @@ class FakeUnitOfWork:
         self._require_open()
         return self._history
 
+    @property
+    def outbox(self) -> OutboxRepository:
+        self._require_open()
+        return self._outbox
+
     def __enter__(self) -> Self:
         self._open = True
         return self
@@ -496,6 +516,7 @@ class FakeUnitOfWork:
             rows.publish()
         for status_rows in (self._list_rows, self._entry_rows, self._history_rows):
             status_rows.publish()
+        self._outbox_rows.publish()
         self._database.commits += 1
 
     def _discard(self) -> None:
@@ -503,6 +524,7 @@ class FakeUnitOfWork:
             rows.pending.clear()
         for status_rows in (self._list_rows, self._entry_rows, self._history_rows):
             status_rows.pending.clear()
+        self._outbox_rows.pending.clear()
 
     def _tables(
         self,
@@ -556,7 +578,7 @@ def fake_services(
     layout = DidWebLayout(base_url)
     uow = database.factory
     custodians: dict[str, KeyCustody] = {custody.name: custody, **(extra_custodians or {})}
-    keys = KeyService(uow, custodians, clock, default_custody=custody.name)
+    keys = KeyService(uow, custodians, clock, default_custody=custody.name, ids=ids)
     return FakeServices(
         database=database,
         custody=custody,
@@ -579,8 +601,8 @@ def fake_services(
             FakeSlotAllocator(database, StatusListUrls(base_url)),
         ),
         reading=CredentialReader(uow, recipients),
-        lifecycle=CredentialLifecycle(uow, policy, clock),
-        expiry=ExpirySweep(uow, clock),
+        lifecycle=CredentialLifecycle(uow, policy, clock, ids),
+        expiry=ExpirySweep(uow, clock, ids),
     )
 
 

@@ -95,7 +95,7 @@ def build(
             else ScopePolicy()
         )
     custodians = key_custodians(settings)
-    keys = KeyService(uow, custodians, clock, settings.default_key_backend)
+    keys = KeyService(uow, custodians, clock, settings.default_key_backend, ids)
     key_resolver = StoredKeyResolver(uow)
     layout = DidWebLayout(settings.issuer_base_url)
     recipients = RecipientReferencer(derive_secret(settings.keystore_secret, "recipient-references"))
@@ -122,8 +122,8 @@ def build(
             status_source,
         ),
         key_resolver=key_resolver,
-        lifecycle=CredentialLifecycle(uow, policy, clock),
-        expiry=ExpirySweep(uow, clock),
+        lifecycle=CredentialLifecycle(uow, policy, clock, ids),
+        expiry=ExpirySweep(uow, clock, ids),
         status_lists=status_publisher,
         status_source=status_source,
         clock=clock,

@@ -451,6 +451,7 @@ def before(service: Service) -> Snapshot:
         "status_lists",
         "status_entries",
         "credential_history",
+        "outbox_events",
     }
     assert all(state.values()), {name: len(rows) for name, rows in state.items()}
     return state

@@ -8,6 +8,7 @@ from typing import Protocol, Self
 
 from ec_issuer.access.ports import ClientRepository
 from ec_issuer.credentials.ports import CredentialRepository
+from ec_issuer.events.ports import OutboxRepository
 from ec_issuer.issuers.ports import IssuerRepository
 from ec_issuer.keys.ports import KeyRepository
 from ec_issuer.status.ports import HistoryRepository, StatusListRepository
@@ -31,6 +32,9 @@ class UnitOfWork(Protocol):
 
     @property
     def history(self) -> HistoryRepository: ...
+
+    @property
+    def outbox(self) -> OutboxRepository: ...
 
     def __enter__(self) -> Self: ...
 

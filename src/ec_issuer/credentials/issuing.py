@@ -21,6 +21,7 @@ from ec_issuer.credentials.model import BOTH, VC_JWT, CredentialStatus, IssuedCr
 from ec_issuer.credentials.ports import DuplicateCredentialId, DuplicateIdempotencyKey
 from ec_issuer.credentials.recipient import RecipientIdentity, RecipientReferencer
 from ec_issuer.credentials.schema import CredentialSchemaValidator
+from ec_issuer.events import catalogue
 from ec_issuer.issuers.model import Issuer
 from ec_issuer.issuers.service import require_issuer_for
 from ec_issuer.keys.model import DEFAULT_ALGORITHM, Algorithm, SigningKey
@@ -74,6 +75,7 @@ class CredentialIssuer:
             credential = self._prepare(uow, client, issuer, request, idempotency_key, request_hash)
             try:
                 uow.credentials.add(credential)
+                uow.outbox.add(catalogue.credential_issued(self._ids, self._clock, credential, issuer.did))
                 uow.commit()
             except DuplicateIdempotencyKey:
                 pass  # a concurrent request with the same key won; answer as it was answered

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from ec_issuer.core.errors import Conflict, FieldError, InvalidInput, NotFound, Unavailable
-from ec_issuer.core.ports import Clock
+from ec_issuer.core.ports import Clock, IdGenerator
+from ec_issuer.core.system import RandomIds
 from ec_issuer.core.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from ec_issuer.events import catalogue
 from ec_issuer.issuers.model import Issuer
 from ec_issuer.keys.did_key import did_key_for, verification_method_id
 from ec_issuer.keys.jwk import thumbprint
@@ -42,11 +44,13 @@ class KeyService:
         custodians: Mapping[str, KeyCustody],
         clock: Clock,
         default_custody: str = "local",
+        ids: IdGenerator | None = None,
     ) -> None:
         self._uow = uow
         self._custodians = custodians
         self._clock = clock
         self._default_custody = default_custody
+        self._ids = ids or RandomIds()
 
     @property
     def backends(self) -> list[str]:
@@ -75,7 +79,7 @@ class KeyService:
             activate = request.activate if request.activate is not None else current is None
             uow.keys.add(key)
             if activate:
-                key = _take_over(uow, key, current, now)
+                key = self._take_over(uow, issuer, key, current, now)
             uow.commit()
         return key
 
@@ -98,7 +102,7 @@ class KeyService:
             key = _owned_key(uow, issuer, key_id)
             if key.state is KeyState.ACTIVE:
                 return key
-            key = _take_over(uow, key, _active(uow, issuer.slug, key.algorithm), now)
+            key = self._take_over(uow, issuer, key, _active(uow, issuer.slug, key.algorithm), now)
             uow.commit()
         return key
 
@@ -113,8 +117,18 @@ class KeyService:
         with self._uow() as uow:
             key = _owned_key(uow, issuer, key_id).revoked(self._clock.now(), reason)
             uow.keys.update(key)
+            uow.outbox.add(catalogue.key_changed(self._ids, self._clock, key, issuer.did))
             uow.commit()
         return key
+
+    def _take_over(
+        self, uow: UnitOfWork, issuer: Issuer, key: SigningKey, current: SigningKey | None, now: datetime
+    ) -> SigningKey:
+        """Activate the key (retiring the one it replaces) and say so through the outbox."""
+        activated = _take_over(uow, key, current, now)
+        replaced = current if current is not None and current.kid != key.kid else None
+        uow.outbox.add(catalogue.key_changed(self._ids, self._clock, activated, issuer.did, replaced=replaced))
+        return activated
 
     def for_issuer(self, issuer_slug: str) -> list[SigningKey]:
         with self._uow() as uow:

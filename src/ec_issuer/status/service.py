@@ -12,14 +12,23 @@ from dataclasses import dataclass, replace
 from ec_issuer.access.model import ApiClient
 from ec_issuer.access.policy import AuthorizationPolicy, IssueIntent
 from ec_issuer.core.errors import Forbidden, NotFound
-from ec_issuer.core.ports import Clock
+from ec_issuer.core.ports import Clock, IdGenerator
 from ec_issuer.core.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from ec_issuer.credentials.model import CredentialStatus, IssuedCredential
+from ec_issuer.events import catalogue
 from ec_issuer.status.lists import StatusEntry, list_value
 from ec_issuer.status.model import LifecycleAction, LifecycleEvent, RevocationReason, Transition, plan
 
 _CHANGE_ATTEMPTS = 5
 DEFAULT_SWEEP_BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class EventStamp:
+    """Where new events get their ids and times."""
+
+    ids: IdGenerator
+    clock: Clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,10 +42,11 @@ class LifecycleOutcome:
 
 
 class CredentialLifecycle:
-    def __init__(self, uow: UnitOfWorkFactory, policy: AuthorizationPolicy, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, policy: AuthorizationPolicy, clock: Clock, ids: IdGenerator) -> None:
         self._uow = uow
         self._policy = policy
         self._clock = clock
+        self._events = EventStamp(ids, clock)
 
     def change(
         self,
@@ -70,7 +80,7 @@ class CredentialLifecycle:
                         reason_code=reason_code,
                         reason=reason,
                     )
-                    record_change(uow, credential, transition.to_status, event)
+                    record_change(uow, credential, transition.to_status, event, self._events)
                     uow.commit()
                     return LifecycleOutcome(_with_status(credential, transition.to_status), transition)
         raise RuntimeError("the credential kept changing under this request")  # pragma: no cover
@@ -106,9 +116,10 @@ class ExpirySweep:
     each locks its batch and skips rows another holds (PostgreSQL), and the compare-and-set on the
     status keeps a credential from being expired, and logged, twice."""
 
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, ids: IdGenerator) -> None:
         self._uow = uow
         self._clock = clock
+        self._events = EventStamp(ids, clock)
 
     def run(self, *, batch: int = DEFAULT_SWEEP_BATCH) -> int:
         """Expire everything due now; the number of credentials this sweep expired."""
@@ -127,20 +138,29 @@ class ExpirySweep:
                             at=now,
                             reason="validUntil has passed",
                         )
-                        record_change(uow, credential, transition.to_status, event)
+                        record_change(uow, credential, transition.to_status, event, self._events)
                         expired += 1
                 uow.commit()
             if len(due) < batch:
                 return expired
 
 
-def record_change(uow: UnitOfWork, credential: IssuedCredential, new: CredentialStatus, event: LifecycleEvent) -> None:
-    """Log the change and update what the credential's status lists publish for it.
+def record_change(
+    uow: UnitOfWork,
+    credential: IssuedCredential,
+    new: CredentialStatus,
+    event: LifecycleEvent,
+    events: EventStamp,
+) -> None:
+    """Log the change, publish it through the outbox and update what the credential's lists publish.
 
     ``credential`` is the record as it was before the change: what its lists published follows from
     its old status, so only the entries whose value changes are written.
     """
     uow.history.append(event)
+    issuer = uow.issuers.get(credential.issuer_slug)
+    issuer_did = issuer.did if issuer is not None else credential.issuer_slug
+    uow.outbox.add(catalogue.credential_status_changed(events.ids, events.clock, credential, issuer_did, event))
     changed_lists: list[str] = []
     for ref in credential.status_slots:
         entry = StatusEntry.from_ref(credential.id, ref)

@@ -186,3 +186,28 @@ credential_history = Table(
     Column("reason_code", String(32)),
     Column("reason", Text),
 )
+
+# The transactional outbox: a CloudEvent per committed change, published by a relay in `seq` order.
+outbox_events = Table(
+    "outbox_events",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("id", String(64), nullable=False, unique=True),
+    Column("type", String(128), nullable=False),
+    Column("source", String(512), nullable=False),
+    Column("subject", String(700), nullable=False),
+    Column("time", UtcDateTime, nullable=False),
+    Column("envelope", LargeBinary, nullable=False),
+    Column("state", String(16), nullable=False),  # pending, delivered, dead
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime),
+    Column("last_error", Text),
+    Column("delivered_at", UtcDateTime),
+)
+# What a relay scans: only the events still to publish.
+Index(
+    "ix_outbox_events_pending",
+    outbox_events.c.seq,
+    sqlite_where=outbox_events.c.state == "pending",
+    postgresql_where=outbox_events.c.state == "pending",
+)

@@ -11,6 +11,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from ec_issuer.core.errors import Unavailable
 from ec_issuer.storage.cache import NO_CACHE, ReadCache, Region
+from ec_issuer.storage.outbox import SqlOutbox
 from ec_issuer.storage.repositories import SqlClients, SqlCredentials, SqlIssuers, SqlKeys
 from ec_issuer.storage.session import LazyConnection
 from ec_issuer.storage.status_repositories import SqlHistory, SqlStatusLists
@@ -32,6 +33,7 @@ class SqlUnitOfWork:
         self.credentials = SqlCredentials(self._connection, self._cache, self._touched)
         self.status_lists = SqlStatusLists(self._connection)
         self.history = SqlHistory(self._connection)
+        self.outbox = SqlOutbox(self._connection)
         return self
 
     def __exit__(

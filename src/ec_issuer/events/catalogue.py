@@ -1,0 +1,115 @@
+"""Every event type the issuer publishes, and what each carries. docs/events.md describes the same set
+(and docs/asyncapi.yaml in AsyncAPI 3.0); a test keeps the three in step.
+
+Data carries identifiers, not people: the recipient appears only as the opaque, keyed reference the
+service stores (``recipientRef``), never as an e-mail address or name; free-text reasons, which an
+operator may fill with anything, are left out. No event carries key material beyond a key's id.
+"""
+
+from __future__ import annotations
+
+from ec_issuer.core.encoding import format_datetime
+from ec_issuer.core.ports import Clock, IdGenerator
+from ec_issuer.credentials.model import IssuedCredential
+from ec_issuer.events.model import TYPE_PREFIX, OutboxEvent, new_event
+from ec_issuer.keys.model import SigningKey
+from ec_issuer.status.model import LifecycleEvent, LifecycleEventType
+
+CREDENTIAL_ISSUED = TYPE_PREFIX + "credential.issued"
+CREDENTIAL_SUSPENDED = TYPE_PREFIX + "credential.suspended"
+CREDENTIAL_REINSTATED = TYPE_PREFIX + "credential.reinstated"
+CREDENTIAL_REVOKED = TYPE_PREFIX + "credential.revoked"
+CREDENTIAL_EXPIRED = TYPE_PREFIX + "credential.expired"
+KEY_ACTIVATED = TYPE_PREFIX + "key.activated"
+KEY_ROTATED = TYPE_PREFIX + "key.rotated"
+KEY_REVOKED = TYPE_PREFIX + "key.revoked"
+
+EVENT_TYPES = (
+    CREDENTIAL_ISSUED,
+    CREDENTIAL_SUSPENDED,
+    CREDENTIAL_REINSTATED,
+    CREDENTIAL_REVOKED,
+    CREDENTIAL_EXPIRED,
+    KEY_ACTIVATED,
+    KEY_ROTATED,
+    KEY_REVOKED,
+)
+
+_LIFECYCLE_TYPES = {
+    LifecycleEventType.SUSPENDED: CREDENTIAL_SUSPENDED,
+    LifecycleEventType.REINSTATED: CREDENTIAL_REINSTATED,
+    LifecycleEventType.REVOKED: CREDENTIAL_REVOKED,
+    LifecycleEventType.EXPIRED: CREDENTIAL_EXPIRED,
+}
+
+
+def credential_issued(ids: IdGenerator, clock: Clock, credential: IssuedCredential, issuer_did: str) -> OutboxEvent:
+    return new_event(
+        ids,
+        clock,
+        type_=CREDENTIAL_ISSUED,
+        source=issuer_did,
+        subject=credential.id,
+        data={
+            "credentialId": credential.id,
+            "issuer": credential.issuer_slug,
+            "family": credential.family,
+            "format": credential.format,
+            "achievementId": credential.achievement_id,
+            "recipientRef": credential.subject_ref,
+            "issuedAt": format_datetime(credential.issued_at),
+            "validUntil": format_datetime(credential.valid_until) if credential.valid_until else None,
+            "client": credential.client_id,
+        },
+    )
+
+
+def credential_status_changed(
+    ids: IdGenerator, clock: Clock, credential: IssuedCredential, issuer_did: str, change: LifecycleEvent
+) -> OutboxEvent:
+    """suspended, reinstated, revoked or expired (``issued`` has its own event)."""
+    return new_event(
+        ids,
+        clock,
+        type_=_LIFECYCLE_TYPES[change.event],
+        source=issuer_did,
+        subject=credential.id,
+        data={
+            "credentialId": credential.id,
+            "issuer": credential.issuer_slug,
+            "achievementId": credential.achievement_id,
+            "recipientRef": credential.subject_ref,
+            "previousStatus": change.from_status.value if change.from_status else None,
+            "status": change.to_status.value,
+            "reasonCode": change.reason_code.value if change.reason_code else None,
+            "actor": change.actor_client_id,
+            "at": format_datetime(change.at),
+        },
+    )
+
+
+def key_changed(
+    ids: IdGenerator, clock: Clock, key: SigningKey, issuer_did: str, *, replaced: SigningKey | None = None
+) -> OutboxEvent:
+    """activated (the issuer's first key of its algorithm), rotated (it replaces one) or revoked."""
+    type_ = _key_event_type(key, replaced)
+    return new_event(
+        ids,
+        clock,
+        type_=type_,
+        source=issuer_did,
+        subject=key.kid,
+        data={
+            "kid": key.kid,
+            "issuer": key.issuer_slug,
+            "algorithm": key.algorithm.value,
+            "state": key.state.value,
+            "replaces": replaced.kid if replaced is not None else None,
+        },
+    )
+
+
+def _key_event_type(key: SigningKey, replaced: SigningKey | None) -> str:
+    if key.revoked_at is not None:
+        return KEY_REVOKED
+    return KEY_ROTATED if replaced is not None else KEY_ACTIVATED
