@@ -25,6 +25,7 @@ from ec_issuer.credentials.recipient import RecipientReferencer
 from ec_issuer.credentials.schema import Ob3SchemaValidator
 from ec_issuer.credentials.verifying import CredentialVerifier
 from ec_issuer.custody.local import LocalKeyCustody
+from ec_issuer.events.ports import EventPublisher
 from ec_issuer.fetching.status_lists import HttpStatusLists
 from ec_issuer.issuers.commands import CreateIssuer
 from ec_issuer.issuers.model import DidWebLayout
@@ -152,6 +153,21 @@ def key_custodians(settings: Settings) -> dict[str, KeyCustody]:
             f"configured: {', '.join(sorted(custodians))}"
         )
     return custodians
+
+
+def event_publisher(settings: Settings) -> EventPublisher:
+    """The configured broker. Adapters are imported only when chosen, like key backends."""
+    if settings.event_broker == "nats":
+        from ec_issuer.brokers.nats import NatsPublisher
+
+        return NatsPublisher(
+            settings.nats_url, stream=settings.nats_stream, subject_prefix=settings.nats_subject_prefix
+        )
+    if settings.event_broker == "rabbitmq":
+        from ec_issuer.brokers.rabbitmq import RabbitMqPublisher
+
+        return RabbitMqPublisher(settings.rabbitmq_url, exchange=settings.rabbitmq_exchange)
+    raise ConfigurationError("no event broker is configured: set EVENT_BROKER to nats or rabbitmq")
 
 
 def prepare(container: Container) -> str | None:

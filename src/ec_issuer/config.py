@@ -76,6 +76,12 @@ class Settings:
     expiry_sweep_seconds: float = DEFAULT_EXPIRY_SWEEP_SECONDS  # 0 turns the in-service sweep off
     status_fetch: bool = True  # verifying fetches other issuers' status lists over https
     status_fetch_allow_private: bool = False  # also from private addresses and other ports (development)
+    event_broker: str = "none"  # none, nats or rabbitmq: where `ec-issuer relay` publishes the outbox
+    nats_url: str = "nats://127.0.0.1:4222"
+    nats_stream: str = "EC_ISSUER_EVENTS"
+    nats_subject_prefix: str = "ec-issuer"
+    rabbitmq_exchange: str = "ec-issuer.events"
+    rabbitmq_url: str = field(default="amqp://guest:guest@127.0.0.1:5672/", repr=False)
 
     @property
     def is_development(self) -> bool:
@@ -127,6 +133,9 @@ def load_settings(environ: Mapping[str, str] | None = None, *, mode: str | None 
         raise ConfigurationError("STATUS_LIST_TTL_SECONDS must be between 1 and 86400")
     if expiry_sweep_seconds < 0:
         raise ConfigurationError("EXPIRY_SWEEP_SECONDS must not be negative")
+    event_broker = env.get("EVENT_BROKER", "none")
+    if event_broker not in ("none", "nats", "rabbitmq"):
+        raise ConfigurationError(f"EVENT_BROKER must be none, nats or rabbitmq, not {event_broker!r}")
     if not 0 <= cache_ttl_seconds <= 300:
         raise ConfigurationError("CACHE_TTL_SECONDS must be between 0 and 300")
     data_dir = Path(env.get("EC_ISSUER_DATA_DIR", ".ec-issuer")).resolve()
@@ -169,6 +178,12 @@ def load_settings(environ: Mapping[str, str] | None = None, *, mode: str | None 
         expiry_sweep_seconds=expiry_sweep_seconds,
         status_fetch=_flag(env.get("STATUS_FETCH"), default=True),
         status_fetch_allow_private=_flag(env.get("STATUS_FETCH_ALLOW_PRIVATE"), default=False),
+        event_broker=event_broker,
+        nats_url=env.get("NATS_URL", "nats://127.0.0.1:4222"),
+        nats_stream=env.get("NATS_STREAM", "EC_ISSUER_EVENTS"),
+        nats_subject_prefix=env.get("NATS_SUBJECT_PREFIX", "ec-issuer"),
+        rabbitmq_exchange=env.get("RABBITMQ_EXCHANGE", "ec-issuer.events"),
+        rabbitmq_url=_secret(env, "RABBITMQ_URL") or "amqp://guest:guest@127.0.0.1:5672/",
     )
 
 

@@ -469,3 +469,15 @@ def test_revoke_suspend_reinstate_history_and_expire_from_the_command_line(ready
     assert refused.exit_code != 0
     assert "reason code" in refused.output
     assert ready.run("credentials", "reinstate", issued["id"]).exit_code != 0  # revoked is permanent
+
+
+def test_events_stats_and_a_relay_without_a_broker(ready: Cli, request_file: Path) -> None:
+    ready.json("credentials", "issue", str(request_file))
+    stats = ready.json("events", "stats")
+    assert stats["pending"] == 3  # two key activations and the issue
+    assert stats["dead"] == 0
+    assert ready.json("events", "dead") == []
+    assert ready.json("events", "replay") == {"replayed": 0}
+    refused = ready.run("relay", "--once")
+    assert refused.exit_code != 0
+    assert "EVENT_BROKER" in refused.output

@@ -20,6 +20,7 @@ from ec_issuer.api.presenters import (
 )
 from ec_issuer.bootstrap import prepare
 from ec_issuer.cli.common import container_for_command, print_json
+from ec_issuer.cli.events import events, relay
 from ec_issuer.cli.keys import keys
 from ec_issuer.core.encoding import loads
 from ec_issuer.core.errors import DomainError
@@ -318,3 +319,5 @@ def credentials_expire() -> None:
 
 
 cli.add_command(keys)
+cli.add_command(relay)
+cli.add_command(events)

@@ -1,8 +1,14 @@
-"""SQLAlchemy Core implementation of the outbox port."""
+"""SQLAlchemy Core implementations of the outbox ports: recording events, and the relay's claims."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, and_, bindparam, exists, func, or_, select, update
+from sqlalchemy.orm import aliased
+
 from ec_issuer.events.model import OutboxEvent
+from ec_issuer.events.relay import DEAD, DELIVERED, PENDING, ClaimedEvent, DeadEvent, OutboxStats, Settlement
 from ec_issuer.storage.session import LazyConnection
 from ec_issuer.storage.tables import outbox_events
 
@@ -23,7 +29,113 @@ class SqlOutbox:
                 "subject": event.subject,
                 "time": event.time,
                 "envelope": event.envelope,
-                "state": "pending",
+                "state": PENDING,
                 "attempts": 0,
             },
         )
+
+
+_t = outbox_events
+_earlier = aliased(_t)
+# Heads of their subject's queue that are due and not leased by a live relay. SKIP LOCKED lets relays
+# on PostgreSQL pass each other's candidates by; SQLite admits one writer at a time anyway.
+_claimable = (
+    select(_t.c.seq)
+    .where(
+        _t.c.state == PENDING,
+        or_(_t.c.next_attempt_at.is_(None), _t.c.next_attempt_at <= bindparam("now")),
+        or_(_t.c.claimed_until.is_(None), _t.c.claimed_until < bindparam("now")),
+        ~exists().where(
+            and_(_earlier.c.subject == _t.c.subject, _earlier.c.state == PENDING, _earlier.c.seq < _t.c.seq)
+        ),
+    )
+    .order_by(_t.c.seq)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+_CLAIM = (
+    update(_t)
+    .where(_t.c.seq.in_(_claimable.scalar_subquery()))
+    .values(claimed_by=bindparam("relay"), claimed_until=bindparam("until"))
+    .returning(_t.c.seq, _t.c.id, _t.c.type, _t.c.source, _t.c.subject, _t.c.time, _t.c.envelope, _t.c.attempts)
+)
+
+
+class SqlOutboxStore:
+    """The relay's side of the outbox; each call is one short transaction of its own."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def claim(self, relay_id: str, limit: int, now: datetime, lease: timedelta) -> list[ClaimedEvent]:
+        with self._engine.begin() as connection:
+            rows = connection.execute(
+                _CLAIM, {"relay": relay_id, "until": now + lease, "now": now, "limit": limit}
+            ).all()
+        claimed = [
+            ClaimedEvent(
+                row.seq,
+                OutboxEvent(row.id, row.type, row.source, row.subject, row.time, bytes(row.envelope)),
+                row.attempts,
+            )
+            for row in rows
+        ]
+        return sorted(claimed, key=lambda item: item.seq)
+
+    def settle(self, relay_id: str, settlements: list[Settlement], now: datetime) -> None:
+        delivered = [s.seq for s in settlements if s.state == DELIVERED]
+        with self._engine.begin() as connection:
+            if delivered:
+                connection.execute(
+                    update(_t)
+                    .where(_t.c.seq.in_(delivered), _t.c.claimed_by == relay_id)
+                    .values(state=DELIVERED, delivered_at=now, claimed_by=None, claimed_until=None, last_error=None)
+                )
+            for settlement in settlements:
+                if settlement.state == DELIVERED:
+                    continue
+                connection.execute(
+                    update(_t)
+                    .where(_t.c.seq == settlement.seq, _t.c.claimed_by == relay_id)
+                    .values(
+                        state=settlement.state,
+                        attempts=settlement.attempts,
+                        next_attempt_at=settlement.next_attempt_at,
+                        last_error=(settlement.error or "")[:2000],
+                        claimed_by=None,
+                        claimed_until=None,
+                    )
+                )
+
+    def release(self, relay_id: str, seqs: list[int]) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(
+                update(_t)
+                .where(_t.c.seq.in_(seqs), _t.c.claimed_by == relay_id)
+                .values(claimed_by=None, claimed_until=None)
+            )
+
+    def stats(self, now: datetime) -> OutboxStats:
+        """Depth and age of the outbox (what a relay has yet to publish), and the dead letters."""
+        with self._engine.connect() as connection:
+            grouped = connection.execute(select(_t.c.state, func.count()).group_by(_t.c.state))
+            counts: dict[str, int] = {str(state): int(number) for state, number in grouped}
+            oldest = connection.execute(select(func.min(_t.c.time)).where(_t.c.state == PENDING)).scalar()
+        age = (now - oldest).total_seconds() if oldest is not None else None
+        return OutboxStats(counts.get(PENDING, 0), age, counts.get(DEAD, 0), counts.get(DELIVERED, 0))
+
+    def dead_letters(self, limit: int = 100) -> list[DeadEvent]:
+        with self._engine.connect() as connection:
+            rows = connection.execute(select(_t).where(_t.c.state == DEAD).order_by(_t.c.seq).limit(limit))
+            return [DeadEvent(r.seq, r.id, r.type, r.subject, r.attempts, r.last_error) for r in rows]
+
+    def replay(self, seqs: list[int] | None = None) -> int:
+        """Put dead events (all, or those named) back in line, with their attempts reset."""
+        statement = update(_t).where(_t.c.state == DEAD)
+        if seqs is not None:
+            statement = statement.where(_t.c.seq.in_(seqs))
+        with self._engine.begin() as connection:
+            result = connection.execute(
+                statement.values(state=PENDING, attempts=0, next_attempt_at=None).returning(_t.c.seq)
+            )
+            return len(result.all())

@@ -203,10 +203,19 @@ outbox_events = Table(
     Column("next_attempt_at", UtcDateTime),
     Column("last_error", Text),
     Column("delivered_at", UtcDateTime),
+    Column("claimed_by", String(64)),  # the relay publishing it now, until claimed_until
+    Column("claimed_until", UtcDateTime),
 )
-# What a relay scans: only the events still to publish.
+# What a relay scans: only the events still to publish, in order, and per subject.
 Index(
     "ix_outbox_events_pending",
+    outbox_events.c.seq,
+    sqlite_where=outbox_events.c.state == "pending",
+    postgresql_where=outbox_events.c.state == "pending",
+)
+Index(
+    "ix_outbox_events_pending_subject",
+    outbox_events.c.subject,
     outbox_events.c.seq,
     sqlite_where=outbox_events.c.state == "pending",
     postgresql_where=outbox_events.c.state == "pending",

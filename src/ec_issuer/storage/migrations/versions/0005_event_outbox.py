@@ -33,6 +33,8 @@ def upgrade() -> None:
         sa.Column("next_attempt_at", UtcDateTime(), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("delivered_at", UtcDateTime(), nullable=True),
+        sa.Column("claimed_by", sa.String(length=64), nullable=True),
+        sa.Column("claimed_until", UtcDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("seq", name="pk_outbox_events"),
         sa.UniqueConstraint("id", name="uq_outbox_events_id"),
     )
@@ -43,8 +45,16 @@ def upgrade() -> None:
         sqlite_where=sa.text("state = 'pending'"),
         postgresql_where=sa.text("state = 'pending'"),
     )
+    op.create_index(
+        "ix_outbox_events_pending_subject",
+        "outbox_events",
+        ["subject", "seq"],
+        sqlite_where=sa.text("state = 'pending'"),
+        postgresql_where=sa.text("state = 'pending'"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_outbox_events_pending_subject", table_name="outbox_events")
     op.drop_index("ix_outbox_events_pending", table_name="outbox_events")
     op.drop_table("outbox_events")

@@ -1,0 +1,1 @@
+"""Adapters of the EventPublisher port (events/ports.py): NATS JetStream and RabbitMQ."""

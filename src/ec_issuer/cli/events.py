@@ -1,0 +1,95 @@
+"""`ec-issuer relay` and `ec-issuer events …`: publishing the outbox, and looking after it."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import click
+
+from ec_issuer.bootstrap import event_publisher
+from ec_issuer.cli.common import container_for_command, print_json
+from ec_issuer.config import ConfigurationError
+from ec_issuer.core.encoding import format_datetime
+from ec_issuer.events.ports import PublishFailed
+from ec_issuer.events.relay import OutboxRelay, RelayPolicy
+from ec_issuer.storage.outbox import SqlOutboxStore
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="Publish what is due now, then exit (instead of running until stopped).")
+@click.option("--batch-size", type=click.IntRange(1, 1000), default=100, show_default=True)
+def relay(once: bool, batch_size: int) -> None:
+    """Publish the event outbox to EVENT_BROKER (nats or rabbitmq) until SIGTERM or SIGINT. Several relays
+    may run at once; each event is published at least once, in order per subject."""
+    container = container_for_command()
+    try:
+        publisher = event_publisher(container.settings)
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from None
+    worker = OutboxRelay(
+        SqlOutboxStore(container.engine), publisher, container.clock, RelayPolicy(batch_size=batch_size)
+    )
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        try:
+            if once:
+                await worker.drain()
+            else:
+                await worker.run(stop)
+        finally:
+            await publisher.close()
+
+    try:
+        asyncio.run(run())
+    except PublishFailed as exc:
+        raise click.ClickException(f"the broker is unavailable: {exc}") from None
+    stats = worker.stats
+    print_json({"relay": worker.relay_id, "published": stats.published, "retried": stats.retried, "dead": stats.dead})
+
+
+@click.group()
+def events() -> None:
+    """The event outbox."""
+
+
+@events.command("stats")
+def events_stats() -> None:
+    """Outbox depth and age, dead letters, delivered events."""
+    container = container_for_command()
+    stats = SqlOutboxStore(container.engine).stats(container.clock.now())
+    print_json(
+        {
+            "pending": stats.pending,
+            "oldestPendingAgeSeconds": stats.oldest_pending_age_seconds,
+            "dead": stats.dead,
+            "delivered": stats.delivered,
+            "at": format_datetime(container.clock.now()),
+        }
+    )
+
+
+@events.command("dead")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=100, show_default=True)
+def events_dead(limit: int) -> None:
+    """Dead-lettered events: refused by the broker every time they were tried."""
+    container = container_for_command()
+    dead = SqlOutboxStore(container.engine).dead_letters(limit)
+    print_json(
+        [
+            {"seq": d.seq, "id": d.id, "type": d.type, "subject": d.subject, "attempts": d.attempts, "error": d.error}
+            for d in dead
+        ]
+    )
+
+
+@events.command("replay")
+@click.option("--seq", "seqs", type=int, multiple=True, help="Only these events (default: every dead letter).")
+def events_replay(seqs: tuple[int, ...]) -> None:
+    """Put dead-lettered events back in line for the relay, attempts reset."""
+    container = container_for_command()
+    print_json({"replayed": SqlOutboxStore(container.engine).replay(list(seqs) if seqs else None)})
