@@ -21,10 +21,12 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import delete, func, select
 
+from ec_issuer.core.encoding import loads
 from ec_issuer.events.model import OutboxEvent, new_event
 from ec_issuer.storage.engine import make_engine
 from ec_issuer.storage.outbox import SqlOutbox
@@ -243,21 +245,24 @@ def test_nats_receives_every_event_through_crashes(clean_outbox: str, tmp_path: 
     assert len(received) == EVENTS, "JetStream de-duplicates on Nats-Msg-Id: no event should be stored twice"
 
 
-async def read_nats_stream(stream: str) -> tuple[list[str], int]:
+async def read_nats_stream(stream: str, *, with_subjects: bool = False) -> tuple[list[Any], int]:
+    """Every message of the stream in stream order: its event id (and the CloudEvent subject), then
+    deletes the stream."""
     import nats
 
     client = await nats.connect(f"nats://{NATS[0]}:{NATS[1]}")
     try:
         jetstream = client.jetstream()
         info = await jetstream.stream_info(stream)
-        ids: list[str] = []
+        found: list[Any] = []
         subscription = await jetstream.pull_subscribe("", stream=stream)
-        while len(ids) < info.state.messages:
+        while len(found) < info.state.messages:
             for message in await subscription.fetch(1000, timeout=5):
-                ids.append((message.headers or {})["Nats-Msg-Id"])
+                event_id = (message.headers or {})["Nats-Msg-Id"]
+                found.append((event_id, loads(message.data)["subject"]) if with_subjects else event_id)
                 await message.ack()
         await jetstream.delete_stream(stream)
-        return ids, info.state.messages
+        return found, info.state.messages
     finally:
         await client.close()
 
@@ -312,3 +317,42 @@ async def drain_queue(exchange_name: str, queue_name: str) -> list[str]:
         await queue.delete(if_unused=False, if_empty=False)
         await channel.exchange_delete(exchange_name)
     return ids
+
+
+def test_two_relays_at_once_publish_each_event_once_in_order_per_subject(clean_outbox: str, tmp_path: Path) -> None:
+    if not reachable(NATS):
+        unavailable("NATS", f"nothing listens on {NATS}")
+    tag = uuid.uuid4().hex[:8]
+    stream = f"TWO_{tag}"
+    env = {
+        "EVENT_BROKER": "nats",
+        "NATS_URL": f"nats://{NATS[0]}:{NATS[1]}",
+        "NATS_STREAM": stream,
+        "NATS_SUBJECT_PREFIX": f"two-{tag}",
+    }
+    produced: list[str] = []
+    done = threading.Event()
+    producer = threading.Thread(target=produce, args=(clean_outbox, produced, done))
+    producer.start()
+    relays = [start_relay(clean_outbox, env, tmp_path / name) for name in ("a", "b")]
+    try:
+        producer.join(120)
+        deadline = time.monotonic() + 120
+        while pending(clean_outbox) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert pending(clean_outbox) == 0
+    finally:
+        for relay in relays:
+            relay.send_signal(signal.SIGTERM)
+            relay.communicate(timeout=20)
+    assert all(relay.returncode == 0 for relay in relays)
+    received, stored = asyncio.run(read_nats_stream(stream, with_subjects=True))
+    assert stored == EVENTS == len(received)
+    assert sorted(event_id for event_id, _ in received) == sorted(produced)
+    # Within each subject, the stream holds the events in the order they were committed.
+    position = {event_id: index for index, event_id in enumerate(produced)}
+    by_subject: dict[str, list[int]] = {}
+    for event_id, subject in received:
+        by_subject.setdefault(subject, []).append(position[event_id])
+    assert len(by_subject) == 500
+    assert all(order == sorted(order) for order in by_subject.values())
