@@ -42,6 +42,7 @@ from ec_issuer.status.sources import LocalFirstStatusLists
 from ec_issuer.storage.cache import ReadCache
 from ec_issuer.storage.engine import make_engine
 from ec_issuer.storage.migrate import current_revision, head_revision, upgrade
+from ec_issuer.storage.outbox import SqlOutboxStore
 from ec_issuer.storage.status_slots import SqlStatusSlotAllocator
 from ec_issuer.storage.unit_of_work import SqlUnitOfWork
 
@@ -66,6 +67,7 @@ class Container:
     expiry: ExpirySweep
     status_lists: StatusListPublisher
     status_source: StatusListSource
+    outbox: SqlOutboxStore
     clock: Clock
 
 
@@ -127,6 +129,7 @@ def build(
         expiry=ExpirySweep(uow, clock, ids),
         status_lists=status_publisher,
         status_source=status_source,
+        outbox=SqlOutboxStore(engine),
         clock=clock,
     )
 

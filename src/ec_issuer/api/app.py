@@ -9,6 +9,7 @@ from ec_issuer.api import (
     routes_admin,
     routes_credentials,
     routes_keys,
+    routes_metrics,
     routes_public,
     routes_status,
     routes_vc_api,
@@ -50,6 +51,7 @@ def create_app(container: Container) -> APIFlask:
     app.register_blueprint(routes_status.admin)  # before credentials: its /<id>/history is more specific
     app.register_blueprint(routes_credentials.blueprint)
     app.register_blueprint(routes_status.public)
+    app.register_blueprint(routes_metrics.blueprint)
     app.register_blueprint(routes_vc_api.blueprint)
     app.error_processor(apiflask_error)
     bearer_auth.error_processor(apiflask_error)

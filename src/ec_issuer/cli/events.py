@@ -13,7 +13,6 @@ from ec_issuer.config import ConfigurationError
 from ec_issuer.core.encoding import format_datetime
 from ec_issuer.events.ports import PublishFailed
 from ec_issuer.events.relay import OutboxRelay, RelayPolicy
-from ec_issuer.storage.outbox import SqlOutboxStore
 
 
 @click.command()
@@ -27,9 +26,7 @@ def relay(once: bool, batch_size: int) -> None:
         publisher = event_publisher(container.settings)
     except ConfigurationError as exc:
         raise click.ClickException(str(exc)) from None
-    worker = OutboxRelay(
-        SqlOutboxStore(container.engine), publisher, container.clock, RelayPolicy(batch_size=batch_size)
-    )
+    worker = OutboxRelay(container.outbox, publisher, container.clock, RelayPolicy(batch_size=batch_size))
 
     async def run() -> None:
         stop = asyncio.Event()
@@ -61,7 +58,7 @@ def events() -> None:
 def events_stats() -> None:
     """Outbox depth and age, dead letters, delivered events."""
     container = container_for_command()
-    stats = SqlOutboxStore(container.engine).stats(container.clock.now())
+    stats = container.outbox.stats(container.clock.now())
     print_json(
         {
             "pending": stats.pending,
@@ -78,7 +75,7 @@ def events_stats() -> None:
 def events_dead(limit: int) -> None:
     """Dead-lettered events: refused by the broker every time they were tried."""
     container = container_for_command()
-    dead = SqlOutboxStore(container.engine).dead_letters(limit)
+    dead = container.outbox.dead_letters(limit)
     print_json(
         [
             {"seq": d.seq, "id": d.id, "type": d.type, "subject": d.subject, "attempts": d.attempts, "error": d.error}
@@ -92,4 +89,4 @@ def events_dead(limit: int) -> None:
 def events_replay(seqs: tuple[int, ...]) -> None:
     """Put dead-lettered events back in line for the relay, attempts reset."""
     container = container_for_command()
-    print_json({"replayed": SqlOutboxStore(container.engine).replay(list(seqs) if seqs else None)})
+    print_json({"replayed": container.outbox.replay(list(seqs) if seqs else None)})

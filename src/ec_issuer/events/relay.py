@@ -143,9 +143,23 @@ class OutboxRelay:
 
         await asyncio.gather(*(worker() for _ in range(self._policy.concurrency)))
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Relay until ``stop`` is set, ``concurrency`` batches at a time."""
-        await asyncio.gather(*(self._run_one_lane(stop) for _ in range(self._policy.concurrency)))
+    async def run(self, stop: asyncio.Event, *, report_every_seconds: float = 60.0) -> None:
+        """Relay until ``stop`` is set, ``concurrency`` batches at a time, logging counts periodically."""
+        lanes = [self._run_one_lane(stop) for _ in range(self._policy.concurrency)]
+        await asyncio.gather(*lanes, self._report(stop, report_every_seconds))
+
+    async def _report(self, stop: asyncio.Event, every: float) -> None:
+        while not stop.is_set():
+            await _wait(stop, every)
+            stats = self.stats
+            log.info(
+                "relay %s: %d published, %d retried, %d dead-lettered, %d broker failures",
+                self.relay_id,
+                stats.published,
+                stats.retried,
+                stats.dead,
+                stats.broker_failures,
+            )
 
     async def _run_one_lane(self, stop: asyncio.Event) -> None:
         """One batch after another, waiting when idle and backing off while the broker is away."""
@@ -181,7 +195,7 @@ class OutboxStats:
     pending: int
     oldest_pending_age_seconds: float | None
     dead: int
-    delivered: int
+    delivered: int | None  # None when not counted
 
 
 @dataclass(frozen=True, slots=True)

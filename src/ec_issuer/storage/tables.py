@@ -214,6 +214,12 @@ Index(
     postgresql_where=outbox_events.c.state == "pending",
 )
 Index(
+    "ix_outbox_events_dead",
+    outbox_events.c.seq,
+    sqlite_where=outbox_events.c.state == "dead",
+    postgresql_where=outbox_events.c.state == "dead",
+)
+Index(
     "ix_outbox_events_pending_subject",
     outbox_events.c.subject,
     outbox_events.c.seq,

@@ -46,6 +46,13 @@ def upgrade() -> None:
         postgresql_where=sa.text("state = 'pending'"),
     )
     op.create_index(
+        "ix_outbox_events_dead",
+        "outbox_events",
+        ["seq"],
+        sqlite_where=sa.text("state = 'dead'"),
+        postgresql_where=sa.text("state = 'dead'"),
+    )
+    op.create_index(
         "ix_outbox_events_pending_subject",
         "outbox_events",
         ["subject", "seq"],
@@ -56,5 +63,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_outbox_events_pending_subject", table_name="outbox_events")
+    op.drop_index("ix_outbox_events_dead", table_name="outbox_events")
     op.drop_index("ix_outbox_events_pending", table_name="outbox_events")
     op.drop_table("outbox_events")
