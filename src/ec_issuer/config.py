@@ -81,6 +81,7 @@ class Settings:
     nats_stream: str = "EC_ISSUER_EVENTS"
     nats_subject_prefix: str = "ec-issuer"
     rabbitmq_exchange: str = "ec-issuer.events"
+    relay_in_service: bool = False  # each worker also runs a relay (needs EVENT_BROKER)
     rabbitmq_url: str = field(default="amqp://guest:guest@127.0.0.1:5672/", repr=False)
 
     @property
@@ -183,6 +184,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, mode: str | None 
         nats_stream=env.get("NATS_STREAM", "EC_ISSUER_EVENTS"),
         nats_subject_prefix=env.get("NATS_SUBJECT_PREFIX", "ec-issuer"),
         rabbitmq_exchange=env.get("RABBITMQ_EXCHANGE", "ec-issuer.events"),
+        relay_in_service=_flag(env.get("RELAY_IN_SERVICE"), default=False),
         rabbitmq_url=_secret(env, "RABBITMQ_URL") or "amqp://guest:guest@127.0.0.1:5672/",
     )
 

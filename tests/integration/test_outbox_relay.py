@@ -5,6 +5,7 @@ several relays at once, retries, dead letters, expired leases, a broker that is 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,7 @@ from sqlalchemy import Engine, create_engine, func, select
 from ec_issuer.core.encoding import loads
 from ec_issuer.events.model import OutboxEvent, new_event
 from ec_issuer.events.ports import PublishFailed
-from ec_issuer.events.relay import OutboxRelay, RelayPolicy
+from ec_issuer.events.relay import BackgroundRelay, OutboxRelay, RelayPolicy
 from ec_issuer.storage.migrate import upgrade
 from ec_issuer.storage.outbox import SqlOutbox, SqlOutboxStore
 from ec_issuer.storage.session import LazyConnection
@@ -181,3 +182,18 @@ def test_stats_dead_letters_and_replay(engine: Engine, clock: SettableClock) -> 
     drain(OutboxRelay(store, healed, clock))
     assert [e.subject for e in healed.seen] == ["urn:uuid:poison"]
     assert states(engine) == {"delivered": 2}
+
+
+def test_a_background_relay_publishes_until_stopped(engine: Engine, clock: SettableClock) -> None:
+    events = record(engine, clock, [f"urn:uuid:bg{i}" for i in range(30)])
+    publisher = Recorder()
+    background = BackgroundRelay(OutboxRelay(SqlOutboxStore(engine), publisher, clock), publisher)
+    background.start()
+    try:
+        deadline = time.monotonic() + 10
+        while states(engine) != {"delivered": 30}:
+            assert time.monotonic() < deadline, states(engine)
+            time.sleep(0.05)
+    finally:
+        background.stop()
+    assert sorted(e.id for e in publisher.seen) == sorted(e.id for e in events)

@@ -7,8 +7,9 @@ import logging
 from apiflask import APIFlask
 
 from ec_issuer.api.app import create_app
-from ec_issuer.bootstrap import build
+from ec_issuer.bootstrap import build, event_publisher
 from ec_issuer.config import load_settings
+from ec_issuer.events.relay import BackgroundRelay, OutboxRelay
 from ec_issuer.status.schedule import PeriodicSweep
 
 
@@ -18,4 +19,7 @@ def create() -> APIFlask:
     container = build(settings)
     if settings.expiry_sweep_seconds > 0:
         PeriodicSweep(container.expiry, settings.expiry_sweep_seconds).start()
+    if settings.relay_in_service:
+        publisher = event_publisher(settings)
+        BackgroundRelay(OutboxRelay(container.outbox, publisher, container.clock), publisher).start()
     return create_app(container)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -206,3 +207,41 @@ class DeadEvent:
     subject: str
     attempts: int
     error: str | None
+
+
+class BackgroundRelay:
+    """A relay on a daemon thread with its own event loop, for running inside the service process
+    (RELAY_IN_SERVICE). Every worker may run one: relays share the outbox safely."""
+
+    def __init__(self, relay: OutboxRelay, publisher: EventPublisher) -> None:
+        self._relay = relay
+        self._publisher = publisher
+        self._loop = asyncio.new_event_loop()
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._main, name="outbox-relay", daemon=True)
+        self._started = threading.Event()
+
+    def start(self) -> None:
+        self._thread.start()
+        self._started.wait(5)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        stop = self._stop
+        if stop is not None:
+            self._loop.call_soon_threadsafe(stop.set)
+        self._thread.join(timeout)
+
+    def _main(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self._serve())
+        finally:
+            self._loop.close()
+
+    async def _serve(self) -> None:
+        self._stop = asyncio.Event()
+        self._started.set()
+        try:
+            await self._relay.run(self._stop)
+        finally:
+            await self._publisher.close()
