@@ -180,8 +180,13 @@ def stage_timings(container: Container, app: WsgiApp, token: str) -> list[tuple[
         return run
 
     def insert_commit(number: int) -> None:
+        tag = f"stage-{number}-{secrets.token_hex(4)}"
+        # Fresh slot references too: the database refuses a status list slot twice.
+        copy = dataclasses.replace(
+            stored, id=f"urn:uuid:{tag}", status_slots=tuple(f"{r}-{tag}" for r in stored.status_slots)
+        )
         with new_uow() as uow:
-            uow.credentials.add(dataclasses.replace(stored, id=f"urn:uuid:stage-{number}-{secrets.token_hex(4)}"))
+            uow.credentials.add(copy)
             uow.commit()
 
     def checkout(_: int) -> None:
@@ -213,7 +218,10 @@ def stage_timings(container: Container, app: WsgiApp, token: str) -> list[tuple[
             "    active_signing_key (read cache, in a uow)",
             in_uow(lambda u: active_signing_key(u, issuer, key.algorithm, "/")),
         ),
-        ("    dumps + sign_vc_jwt (ES256)", lambda _: sign_vc_jwt(dumps(document), key, issuing._custody)),
+        (
+            "    dumps + sign_vc_jwt (ES256)",
+            lambda _: sign_vc_jwt(dumps(document), key, container.keys.custody(key.custody)),
+        ),
         ("    INSERT credential + COMMIT (in a uow, connection checked out for it)", insert_commit),
         ("      of which: pool checkout + return (Engine.connect + close)", checkout),
         ("  credential_full + dumps (response body)", lambda _: dumps(credential_full(stored, now))),

@@ -39,7 +39,7 @@ from ec_issuer.events.ports import EventPublisher, PublishFailed
 from ec_issuer.events.relay import OutboxRelay, RelayPolicy
 from ec_issuer.storage.engine import make_engine
 from ec_issuer.storage.migrate import upgrade
-from ec_issuer.storage.outbox import SqlOutboxStore
+from ec_issuer.storage.outbox import SqlOutboxStore, outbox_row
 from ec_issuer.storage.tables import outbox_events
 
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -56,25 +56,17 @@ def rows(count: int) -> list[dict[str, object]]:
     made: list[dict[str, object]] = []
     for _ in range(count):
         subject = f"urn:uuid:{uuid.uuid4()}"
-        event = new_event(
-            ids,
-            clock,
-            type_="org.ec-issuer.credential.issued",
-            source="did:example:bench",
-            subject=subject,
-            data={"credentialId": subject},
-        )
         made.append(
-            {
-                "id": event.id,
-                "type": event.type,
-                "source": event.source,
-                "subject": event.subject,
-                "time": event.time,
-                "envelope": event.envelope,
-                "state": "pending",
-                "attempts": 0,
-            }
+            outbox_row(
+                new_event(
+                    ids,
+                    clock,
+                    type_="org.ec-issuer.credential.issued",
+                    source="did:example:bench",
+                    subject=subject,
+                    data={"credentialId": subject},
+                )
+            )
         )
     return made
 

@@ -24,6 +24,7 @@ from ec_issuer.issuers.commands import CreateIssuer
 from ec_issuer.issuers.model import Issuer
 from ec_issuer.keys.model import Algorithm
 from ec_issuer.status.model import MAX_REASON_LENGTH
+from ec_issuer.storage.tables import metadata
 from tests.conftest import json_of
 from tests.e2e.test_bad_input import Snapshot, snapshot
 from tests.support import SettableClock, award_body
@@ -97,15 +98,7 @@ def world(container: Container, http: FlaskClient, issuer: Issuer, auth: dict[st
 def before(world: World) -> Snapshot:
     """The tables just before the test's request; every one has rows a stray write could disturb."""
     state = snapshot(world.container.engine)
-    assert {
-        "issuers",
-        "signing_keys",
-        "api_clients",
-        "issued_credentials",
-        "status_lists",
-        "status_entries",
-        "credential_history",
-    } <= set(state)
+    assert set(state) == set(metadata.tables)
     assert all(state.values()), {name: len(rows) for name, rows in state.items()}
     return state
 

@@ -20,19 +20,21 @@ class SqlOutbox:
         self._db = connection
 
     def add(self, event: OutboxEvent) -> None:
-        self._db.execute(
-            _INSERT,
-            {
-                "id": event.id,
-                "type": event.type,
-                "source": event.source,
-                "subject": event.subject,
-                "time": event.time,
-                "envelope": event.envelope,
-                "state": PENDING,
-                "attempts": 0,
-            },
-        )
+        self._db.execute(_INSERT, outbox_row(event))
+
+
+def outbox_row(event: OutboxEvent) -> dict[str, object]:
+    """The outbox row of a newly recorded event."""
+    return {
+        "id": event.id,
+        "type": event.type,
+        "source": event.source,
+        "subject": event.subject,
+        "time": event.time,
+        "envelope": event.envelope,
+        "state": PENDING,
+        "attempts": 0,
+    }
 
 
 _t = outbox_events
