@@ -20,6 +20,7 @@ from ec_issuer.api.http import documented_body, json_response, read_json_body
 from ec_issuer.api.schemas import Problem
 from ec_issuer.core.encoding import JsonObject, format_datetime, loads_object
 from ec_issuer.core.errors import FieldError, Forbidden, InvalidInput, MalformedInput
+from ec_issuer.core.vcdm import is_v1, issuer_id
 from ec_issuer.credentials.commands import IssueDocument
 from ec_issuer.credentials.reading import normalize_credential_id
 from ec_issuer.vc_api.shape import (
@@ -27,8 +28,6 @@ from ec_issuer.vc_api.shape import (
     check_presentation,
     check_v1_issuance_date,
     embedded_credentials,
-    is_v1,
-    issuer_id,
     optional_object,
     require_object,
     required_member,

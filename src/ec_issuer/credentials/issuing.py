@@ -15,6 +15,7 @@ from ec_issuer.core.errors import Conflict, FieldError, Forbidden, InvalidInput
 from ec_issuer.core.ports import Clock, IdGenerator
 from ec_issuer.core.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from ec_issuer.core.validation import reject_control_characters
+from ec_issuer.core.vcdm import is_v1
 from ec_issuer.credentials import ob3
 from ec_issuer.credentials.commands import IssueCredential, IssueRequest
 from ec_issuer.credentials.model import BOTH, VC_JWT, CredentialStatus, IssuedCredential
@@ -181,8 +182,7 @@ class CredentialIssuer:
                 [FieldError(pointer_prefix + "/credentialStatus", "leave it out: status list entries are assigned")],
             )
         purposes = [StatusListKind(p) for p in issuer.status_purposes]
-        contexts = document.get("@context")
-        if not purposes or (isinstance(contexts, list) and contexts[:1] == [ob3.VC_V1_CONTEXT]):
+        if not purposes or is_v1(document):
             return []  # VC 1.1 defines no BitstringStatusListEntry, and we vendor no status context for it
         if ob3.is_open_badge(document):
             purposes = purposes[:1]

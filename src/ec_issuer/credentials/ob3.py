@@ -9,12 +9,11 @@ from typing import Any, cast
 from ec_issuer.core.encoding import format_datetime, parse_datetime
 from ec_issuer.core.errors import FieldError, InvalidInput, MalformedInput
 from ec_issuer.core.validation import reject_control_characters
+from ec_issuer.core.vcdm import VC_V1_CONTEXT, VC_V2_CONTEXT
 from ec_issuer.credentials.commands import Achievement, IssueCredential
 from ec_issuer.credentials.recipient import RecipientIdentity
 from ec_issuer.issuers.model import Issuer
 
-VC_V2_CONTEXT = "https://www.w3.org/ns/credentials/v2"
-VC_V1_CONTEXT = "https://www.w3.org/2018/credentials/v1"
 OB3_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
 OB3_TYPES = frozenset({"AchievementCredential", "OpenBadgeCredential"})
 FAMILY = "open-badges-3.0"

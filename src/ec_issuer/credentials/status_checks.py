@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from ec_issuer.core.encoding import loads
+from ec_issuer.core.vcdm import issuer_id as document_issuer
 from ec_issuer.keys.resolution import KeyResolver
 from ec_issuer.signing.data_integrity.verifier import DataIntegrityVerifier
 from ec_issuer.signing.jose import VC_JWT_MEDIA_TYPE, MalformedJws, parse_compact, verify_signature
@@ -143,10 +144,7 @@ class StatusListChecker:
         types = document.get("type")
         if not isinstance(types, list) or BITSTRING_CREDENTIAL_TYPE not in types:
             raise _Unknown(f"the list is not a {BITSTRING_CREDENTIAL_TYPE}")
-        list_issuer = document.get("issuer")
-        if isinstance(list_issuer, dict):
-            list_issuer = cast(dict[str, Any], list_issuer).get("id")
-        if issuer_id is None or list_issuer != issuer_id:
+        if issuer_id is None or document_issuer(document) != issuer_id:
             raise _Unknown("the list is not issued by the credential's issuer")
         subject = document.get("credentialSubject")
         if not isinstance(subject, dict):

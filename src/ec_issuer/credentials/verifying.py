@@ -10,6 +10,7 @@ from typing import Any, Protocol, cast
 from ec_issuer.core.encoding import format_datetime, loads
 from ec_issuer.core.ports import Clock
 from ec_issuer.core.validation import reject_control_characters
+from ec_issuer.core.vcdm import issuer_id as document_issuer
 from ec_issuer.credentials import ob3
 from ec_issuer.credentials.model import CredentialStatus, IssuedCredential
 from ec_issuer.credentials.schema import CredentialSchemaValidator
@@ -84,7 +85,7 @@ class CredentialVerifier:
             return _failed([Check("format", False, "the payload is not a JSON object")])
         credential = cast(dict[str, Any], credential)
         checks = [Check("format", True, "compact JWS with a JSON object payload")]
-        issuer_id = _issuer_id(credential)
+        issuer_id = document_issuer(credential)
         checks.append(_header_check(jws.header))
         checks.extend(self._key_and_signature_checks(jws, issuer_id))
         checks.append(_claims_check(credential, issuer_id))
@@ -122,7 +123,7 @@ class CredentialVerifier:
         proofs = self._proofs.verify(credential, now=now)
         for proof in proofs.proofs:
             checks.append(Check("proof", proof.verified, f"proof {proof.index} ({proof.cryptosuite}): {proof.detail}"))
-        return self._conclude(credential, _issuer_id(credential), checks, now, secured=proofs.verified)
+        return self._conclude(credential, document_issuer(credential), checks, now, secured=proofs.verified)
 
     def _conclude(
         self,
@@ -222,13 +223,6 @@ def _overall_status(stored: Check, findings: list[StatusFinding]) -> str | None:
 
 def _failed(checks: list[Check]) -> Verification:
     return Verification(False, checks, errors=[f"{c.name}: {c.detail}" for c in checks if c.passed is False])
-
-
-def _issuer_id(credential: dict[str, Any]) -> str | None:
-    issuer = credential.get("issuer")
-    if isinstance(issuer, dict):
-        issuer = cast(dict[str, Any], issuer).get("id")
-    return issuer if isinstance(issuer, str) else None
 
 
 def _header_check(header: dict[str, Any]) -> Check:

@@ -21,6 +21,7 @@ from ec_issuer.core.encoding import b64url_encode, dumps, format_datetime
 from ec_issuer.core.errors import NotFound
 from ec_issuer.core.ports import Clock
 from ec_issuer.core.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from ec_issuer.core.vcdm import VC_V2_CONTEXT
 from ec_issuer.issuers.model import Issuer
 from ec_issuer.keys.model import Algorithm, KeyState, SigningKey
 from ec_issuer.keys.ports import KeyCustody
@@ -37,7 +38,6 @@ from ec_issuer.status.lists import (
 )
 from ec_issuer.status.token_status_list import TokenStatusList
 
-VC_V2_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 STATUS_LIST_JWT_TYP = "statuslist+jwt"
 STATUS_LIST_JWT_MEDIA_TYPE = "application/statuslist+jwt"
 # The draft asks for the highest level; on lists this sparse, level 9 costs several times level 6's

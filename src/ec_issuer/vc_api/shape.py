@@ -9,9 +9,8 @@ from typing import Any, cast
 
 from ec_issuer.core.encoding import JsonObject, parse_datetime
 from ec_issuer.core.errors import FieldError, MalformedInput
+from ec_issuer.core.vcdm import VC_V1_CONTEXT, VC_V2_CONTEXT, is_v1
 
-VC_V2_CONTEXT = "https://www.w3.org/ns/credentials/v2"
-VC_V1_CONTEXT = "https://www.w3.org/2018/credentials/v1"
 BASE_CONTEXTS = (VC_V2_CONTEXT, VC_V1_CONTEXT)
 
 # Members whose every item must carry a `type` (VCDM 2.0 §4.x; 1.1 alike).
@@ -51,18 +50,6 @@ def required_member(body: JsonObject, name: str) -> Any:
 
 def optional_object(value: Any, pointer: str, what: str) -> JsonObject:
     return {} if value is None else require_object(value, pointer, what)
-
-
-def is_v1(document: JsonObject) -> bool:
-    contexts = document.get("@context")
-    return isinstance(contexts, list) and cast(list[Any], contexts)[:1] == [VC_V1_CONTEXT]
-
-
-def issuer_id(document: JsonObject) -> str | None:
-    issuer: Any = document.get("issuer")
-    if isinstance(issuer, dict):
-        issuer = cast(JsonObject, issuer).get("id")
-    return issuer if isinstance(issuer, str) else None
 
 
 def check_credential(value: Any, pointer: str, *, secured: bool) -> JsonObject:

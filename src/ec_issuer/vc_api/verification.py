@@ -14,12 +14,13 @@ from datetime import datetime
 from typing import Any, cast
 
 from ec_issuer.core.encoding import JsonObject, format_datetime, parse_datetime
+from ec_issuer.core.vcdm import is_v1, issuer_id
 from ec_issuer.credentials.status_checks import StatusListChecker
 from ec_issuer.keys.resolution import KeyResolver, ResolvedKey
 from ec_issuer.signing.data_integrity.proof_sets import proofs_of
 from ec_issuer.signing.data_integrity.verifier import DataIntegrityVerifier, ProofCheck, ProofSetVerification
 from ec_issuer.status.ports import StatusListSource
-from ec_issuer.vc_api.shape import embedded_credentials, is_v1, issuer_id
+from ec_issuer.vc_api.shape import embedded_credentials
 
 AUTHENTICATION = "authentication"
 

@@ -16,6 +16,7 @@ from typing import Any, cast
 
 from ec_issuer.core.encoding import JsonObject, parse_datetime
 from ec_issuer.core.errors import InvalidInput
+from ec_issuer.core.vcdm import issuer_id as document_issuer
 from ec_issuer.jsonld.limits import DEFAULT_LIMITS, ProcessingLimits
 from ec_issuer.keys.resolution import KeyResolver, ResolvedKey
 from ec_issuer.signing.data_integrity.hashing import document_hash, proof_configuration, proof_configuration_hash
@@ -151,7 +152,7 @@ class DataIntegrityVerifier:
             raise _Refused(f"verification method {method} cannot be resolved")
         if resolved.revoked:
             raise _Refused(f"key {method} has been revoked")
-        issuer_id = _issuer_id(document)
+        issuer_id = document_issuer(document)
         if resolved.controller is not None and resolved.controller != issuer_id:
             raise _Refused(f"key {method} is controlled by {resolved.controller}, not by the issuer {issuer_id}")
         if not suite.accepts_key(resolved.jwk):
@@ -223,10 +224,3 @@ def _as_list(value: Any) -> list[Any]:
     if value is None:
         return []
     return list(cast(list[Any], value)) if isinstance(value, list) else [value]
-
-
-def _issuer_id(document: JsonObject) -> str | None:
-    issuer: Any = document.get("issuer")
-    if isinstance(issuer, dict):
-        issuer = cast(JsonObject, issuer).get("id")
-    return issuer if isinstance(issuer, str) else None
