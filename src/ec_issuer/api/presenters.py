@@ -12,6 +12,7 @@ from ec_issuer.credentials.verifying import Verification
 from ec_issuer.issuers.model import DidWebLayout, Issuer
 from ec_issuer.keys.model import SigningKey
 from ec_issuer.status.model import LifecycleEvent
+from ec_issuer.status.service import LifecycleOutcome
 
 
 def _time(moment: datetime | None) -> str | None:
@@ -102,6 +103,18 @@ def verification_out(result: Verification) -> dict[str, Any]:
         "errors": result.errors,
         "credential": result.credential,
     }
+
+
+def lifecycle_change_out(outcome: LifecycleOutcome, now: datetime) -> dict[str, Any]:
+    return {
+        **credential_summary(outcome.credential, now),
+        "changed": outcome.changed,
+        "previousStatus": outcome.transition.from_status.value,
+    }
+
+
+def history_out(credential_id: str, events: list[LifecycleEvent]) -> dict[str, Any]:
+    return {"id": credential_id, "events": [lifecycle_event_out(e) for e in events]}
 
 
 def lifecycle_event_out(event: LifecycleEvent) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from flask import Response, request
 
 from ec_issuer.api.context import bearer_auth, caller, services
 from ec_issuer.api.http import documented_body, json_response, read_json_body
-from ec_issuer.api.presenters import credential_summary, lifecycle_event_out
+from ec_issuer.api.presenters import history_out, lifecycle_change_out
 from ec_issuer.api.schemas import HistoryOut, LifecycleChangeOut, Problem
 from ec_issuer.core.errors import NotFound
 from ec_issuer.core.validation import parse_command
@@ -43,13 +43,7 @@ _RESPONSES: dict[int | str, Any] = {
 
 
 def _change_response(outcome: LifecycleOutcome) -> Response:
-    now = services().clock.now()
-    body = {
-        **credential_summary(outcome.credential, now),
-        "changed": outcome.changed,
-        "previousStatus": outcome.transition.from_status.value,
-    }
-    return json_response(body)
+    return json_response(lifecycle_change_out(outcome, services().clock.now()))
 
 
 @admin.post("/<path:credential_id>/revoke")
@@ -118,7 +112,7 @@ def _reversible(credential_id: str, action: LifecycleAction) -> Response:
 def history(credential_id: str) -> Response:
     credential_id = normalize_credential_id(credential_id)
     events = services().lifecycle.history(caller(), credential_id)
-    return json_response({"id": credential_id, "events": [lifecycle_event_out(e) for e in events]})
+    return json_response(history_out(credential_id, events))
 
 
 _BITSTRING_TYPES = ["application/json", "application/ld+json", "application/vc", VC_JWT_MEDIA_TYPE]

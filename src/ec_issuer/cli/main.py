@@ -13,9 +13,9 @@ from ec_issuer.access.commands import CreateClient
 from ec_issuer.api.presenters import (
     client_out,
     credential_full,
-    credential_summary,
+    history_out,
     issuer_out,
-    lifecycle_event_out,
+    lifecycle_change_out,
     verification_out,
 )
 from ec_issuer.bootstrap import prepare
@@ -269,8 +269,7 @@ def _lifecycle_change(
         reason_code=RevocationReason.parse(reason_code, pointer="--reason-code") if reason_code else None,
         reason=reason,
     )
-    summary = credential_summary(outcome.credential, container.clock.now())
-    print_json({**summary, "changed": outcome.changed, "previousStatus": outcome.transition.from_status.value})
+    print_json(lifecycle_change_out(outcome, container.clock.now()))
 
 
 @credentials.command("revoke")
@@ -307,7 +306,7 @@ def credentials_history(credential_id: str) -> None:
     container = container_for_command()
     credential_id = normalize_credential_id(credential_id)
     events = container.lifecycle.history(container.access.operator_client(), credential_id)
-    print_json({"id": credential_id, "events": [lifecycle_event_out(e) for e in events]})
+    print_json(history_out(credential_id, events))
 
 
 @credentials.command("expire")

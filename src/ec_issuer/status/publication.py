@@ -99,10 +99,9 @@ class StatusListPublisher:
             issuer = uow.issuers.get(record.issuer_slug)
             if issuer is None:  # pragma: no cover - a foreign key guarantees it
                 raise NotFound(f"no issuer '{record.issuer_slug}'")
-            published = self.sign(uow, issuer, contents, self._clock.now())
-            uow.status_lists.save_publication(
-                list_id, record.revision, published.jwt, published.document, self._clock.now()
-            )
+            now = self._clock.now()
+            published = self.sign(uow, issuer, contents, now)
+            uow.status_lists.save_publication(list_id, record.revision, published.jwt, published.document, now)
             uow.commit()
             return published
 
