@@ -28,7 +28,7 @@ from tests.support import SettableClock, make_settings
 DATABASES = ["sqlite", "postgres"]
 
 # Real key backends (SoftHSM2 tokens, OpenBao servers) and moto's KMS, as fixtures for every tier.
-pytest_plugins = ["tests.backends.softhsm", "tests.backends.openbao", "tests.backends.kms"]
+pytest_plugins = ["tests.backends.softhsm", "tests.backends.openbao", "tests.backends.kms", "tests.backends.brokers"]
 
 
 @pytest.fixture(scope="session")

@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import delete, func, select
+from yarl import URL
 
 from ec_issuer.core.encoding import loads
 from ec_issuer.events.model import OutboxEvent, new_event
@@ -32,13 +33,10 @@ from ec_issuer.storage.engine import make_engine
 from ec_issuer.storage.outbox import SqlOutbox
 from ec_issuer.storage.session import LazyConnection
 from ec_issuer.storage.tables import outbox_events
-from tests.services import unavailable
 from tests.support import SettableClock
 
 EVENTS = 10_000
 KILLS = 5
-NATS = ("127.0.0.1", 4222)
-RABBITMQ = ("127.0.0.1", 5672)
 
 
 class CuttableProxy:
@@ -94,12 +92,9 @@ class CuttableProxy:
         self.cut()
 
 
-def reachable(address: tuple[str, int]) -> bool:
-    try:
-        socket.create_connection(address, timeout=2).close()
-    except OSError:
-        return False
-    return True
+def address_of(url: str, default_port: int) -> tuple[str, int]:
+    parsed = URL(url)
+    return parsed.host or "127.0.0.1", parsed.port or default_port
 
 
 class Ids:
@@ -218,12 +213,10 @@ def report(broker: str, produced: list[str], received: list[str], seconds: float
     assert set(counts) == set(produced)
 
 
-def test_nats_receives_every_event_through_crashes(clean_outbox: str, tmp_path: Path) -> None:
-    if not reachable(NATS):
-        unavailable("NATS", f"nothing listens on {NATS}")
+def test_nats_receives_every_event_through_crashes(clean_outbox: str, nats_url: str, tmp_path: Path) -> None:
     tag = uuid.uuid4().hex[:8]
     stream, prefix = f"CRASH_{tag}", f"crash-{tag}"
-    proxy = CuttableProxy(NATS)
+    proxy = CuttableProxy(address_of(nats_url, 4222))
     started = time.monotonic()
     try:
         produced = run_with_crashes(
@@ -239,18 +232,18 @@ def test_nats_receives_every_event_through_crashes(clean_outbox: str, tmp_path: 
         )
     finally:
         proxy.close()
-    received, stored = asyncio.run(read_nats_stream(stream))
+    received, stored = asyncio.run(read_nats_stream(nats_url, stream))
     report("nats", produced, received, time.monotonic() - started)
     assert stored == len(received)
     assert len(received) == EVENTS, "JetStream de-duplicates on Nats-Msg-Id: no event should be stored twice"
 
 
-async def read_nats_stream(stream: str, *, with_subjects: bool = False) -> tuple[list[Any], int]:
+async def read_nats_stream(url: str, stream: str, *, with_subjects: bool = False) -> tuple[list[Any], int]:
     """Every message of the stream in stream order: its event id (and the CloudEvent subject), then
     deletes the stream."""
     import nats
 
-    client = await nats.connect(f"nats://{NATS[0]}:{NATS[1]}")
+    client = await nats.connect(url)
     try:
         jetstream = client.jetstream()
         info = await jetstream.stream_info(stream)
@@ -267,20 +260,18 @@ async def read_nats_stream(stream: str, *, with_subjects: bool = False) -> tuple
         await client.close()
 
 
-def test_rabbitmq_receives_every_event_through_crashes(clean_outbox: str, tmp_path: Path) -> None:
-    if not reachable(RABBITMQ):
-        unavailable("RabbitMQ", f"nothing listens on {RABBITMQ}")
+def test_rabbitmq_receives_every_event_through_crashes(clean_outbox: str, rabbitmq_url: str, tmp_path: Path) -> None:
     tag = uuid.uuid4().hex[:8]
     exchange, queue = f"crash-{tag}", f"crash-{tag}"
-    asyncio.run(bind_queue(exchange, queue))
-    proxy = CuttableProxy(RABBITMQ)
+    asyncio.run(bind_queue(rabbitmq_url, exchange, queue))
+    proxy = CuttableProxy(address_of(rabbitmq_url, 5672))
     started = time.monotonic()
     try:
         produced = run_with_crashes(
             clean_outbox,
             {
                 "EVENT_BROKER": "rabbitmq",
-                "RABBITMQ_URL": f"amqp://guest:guest@127.0.0.1:{proxy.port}/",
+                "RABBITMQ_URL": str(URL(rabbitmq_url).with_host("127.0.0.1").with_port(proxy.port)),
                 "RABBITMQ_EXCHANGE": exchange,
             },
             proxy,
@@ -288,14 +279,14 @@ def test_rabbitmq_receives_every_event_through_crashes(clean_outbox: str, tmp_pa
         )
     finally:
         proxy.close()
-    received = asyncio.run(drain_queue(exchange, queue))
+    received = asyncio.run(drain_queue(rabbitmq_url, exchange, queue))
     report("rabbitmq", produced, received, time.monotonic() - started)
 
 
-async def bind_queue(exchange_name: str, queue_name: str) -> None:
+async def bind_queue(url: str, exchange_name: str, queue_name: str) -> None:
     import aio_pika
 
-    connection = await aio_pika.connect(f"amqp://guest:guest@{RABBITMQ[0]}:{RABBITMQ[1]}/")
+    connection = await aio_pika.connect(url)
     async with connection:
         channel = await connection.channel()
         exchange = await channel.declare_exchange(exchange_name, aio_pika.ExchangeType.TOPIC, durable=True)
@@ -303,11 +294,11 @@ async def bind_queue(exchange_name: str, queue_name: str) -> None:
         await queue.bind(exchange, "#")
 
 
-async def drain_queue(exchange_name: str, queue_name: str) -> list[str]:
+async def drain_queue(url: str, exchange_name: str, queue_name: str) -> list[str]:
     """The consumer-side de-duplication example of docs/events.md counts on message_id, as here."""
     import aio_pika
 
-    connection = await aio_pika.connect(f"amqp://guest:guest@{RABBITMQ[0]}:{RABBITMQ[1]}/")
+    connection = await aio_pika.connect(url)
     ids: list[str] = []
     async with connection:
         channel = await connection.channel()
@@ -319,14 +310,14 @@ async def drain_queue(exchange_name: str, queue_name: str) -> list[str]:
     return ids
 
 
-def test_two_relays_at_once_publish_each_event_once_in_order_per_subject(clean_outbox: str, tmp_path: Path) -> None:
-    if not reachable(NATS):
-        unavailable("NATS", f"nothing listens on {NATS}")
+def test_two_relays_at_once_publish_each_event_once_in_order_per_subject(
+    clean_outbox: str, nats_url: str, tmp_path: Path
+) -> None:
     tag = uuid.uuid4().hex[:8]
     stream = f"TWO_{tag}"
     env = {
         "EVENT_BROKER": "nats",
-        "NATS_URL": f"nats://{NATS[0]}:{NATS[1]}",
+        "NATS_URL": nats_url,
         "NATS_STREAM": stream,
         "NATS_SUBJECT_PREFIX": f"two-{tag}",
     }
@@ -346,7 +337,7 @@ def test_two_relays_at_once_publish_each_event_once_in_order_per_subject(clean_o
             relay.send_signal(signal.SIGTERM)
             relay.communicate(timeout=20)
     assert all(relay.returncode == 0 for relay in relays)
-    received, stored = asyncio.run(read_nats_stream(stream, with_subjects=True))
+    received, stored = asyncio.run(read_nats_stream(nats_url, stream, with_subjects=True))
     assert stored == EVENTS == len(received)
     assert sorted(event_id for event_id, _ in received) == sorted(produced)
     # Within each subject, the stream holds the events in the order they were committed.
