@@ -1,6 +1,6 @@
 """Benchmark the outbox relay against the real brokers: events/s and commit-to-publish latency.
 
-    uv run python bench/relay.py [--brokers nats,rabbitmq] [--events 20000] [--batch-size 500]
+    uv run python bench/relay.py [--brokers nats,rabbitmq] [--events 20000] [--batch-size 500] [--concurrency 3]
                                  [--rate 3000] [--seconds 8] [--postgres-url URL]
 
 For each broker, on a throw-away PostgreSQL database (see issue_jose.postgres_database):
@@ -8,9 +8,10 @@ For each broker, on a throw-away PostgreSQL database (see issue_jose.postgres_da
 1. throughput: the outbox is filled with ``--events`` events (distinct subjects, as credential events
    are), then one in-process relay (`OutboxRelay` + the broker adapter, as `ec-issuer relay` runs it)
    drains it; events/s = events / wall time from the first claim to the last settle;
-2. latency: a producer thread commits events at ``--rate`` per second (transactions of 50) for
-   ``--seconds`` while the relay runs; commit-to-publish latency per event = the moment the broker's
-   confirmation of it reached the relay - the moment its transaction committed (wall clock, one process),
+2. latency: a producer process (as the service would be) commits events at ``--rate`` per second
+   (transactions of 50) for ``--seconds`` while the relay runs; commit-to-publish latency per event =
+   the moment the broker's confirmation of it reached the relay - the moment its transaction committed
+   (wall clock, both processes on this machine),
    p50 and p99.
 
 Each broker gets its own stream / exchange, deleted afterwards. See bench/README.md.
@@ -20,12 +21,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import statistics
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Sequence
+from multiprocessing.synchronize import Event as EventFlag
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -110,10 +112,12 @@ async def cleanup(broker: str, tag: str) -> None:
             await channel.exchange_delete(f"bench-{tag}")
 
 
-async def relay_while(relay: OutboxRelay, producing: threading.Event, engine: Engine) -> None:
+async def relay_while(relay: OutboxRelay, producer_done: EventFlag, engine: Engine) -> None:
     stop = asyncio.Event()
     running = asyncio.create_task(relay.run(stop))
-    while producing.is_set() or await asyncio.to_thread(pending, engine):
+    # The producer does not exit before its figures are read (a queue's data must be taken first): ask
+    # whether it is still producing, not whether it is alive.
+    while not producer_done.is_set() or await asyncio.to_thread(pending, engine):
         await asyncio.sleep(0.05)
     stop.set()
     await running
@@ -139,10 +143,14 @@ class TimedPublisher:
 
 
 def produce_at_rate(
-    engine: Engine, rate: int, seconds: float, producing: threading.Event, committed_at: dict[str, float]
+    url: str, rate: int, seconds: float, committed: multiprocessing.Queue[dict[str, float]], done: EventFlag
 ) -> None:
+    """The producer, in a process of its own as the service is: commits ``rate`` events/s, then hands back
+    when each event's transaction committed."""
+    engine = make_engine(url)
     per_transaction = 50
     interval = per_transaction / rate
+    committed_at: dict[str, float] = {}
     started = time.monotonic()
     sent = 0
     try:
@@ -157,7 +165,9 @@ def produce_at_rate(
             if delay > 0:
                 time.sleep(delay)
     finally:
-        producing.clear()
+        engine.dispose()
+        done.set()
+        committed.put(committed_at)
 
 
 def latencies(committed_at: dict[str, float], confirmed_at: dict[str, float]) -> list[float]:
@@ -175,36 +185,40 @@ def bench(broker: str, url: str, args: argparse.Namespace) -> None:
     engine = make_engine(url)
     upgrade(engine)
     tag = uuid.uuid4().hex[:8]
-    publisher = publisher_for(broker, tag)
-    policy = RelayPolicy(batch_size=args.batch_size)
+    policy = RelayPolicy(batch_size=args.batch_size, concurrency=args.concurrency)
     try:
         with engine.begin() as connection:
             connection.execute(outbox_events.delete())
         fill(engine, args.events)
+        # A publisher per phase: each asyncio.run is a new event loop, and a publisher belongs to one loop.
+        publisher = publisher_for(broker, tag)
         relay = OutboxRelay(SqlOutboxStore(engine), publisher, SystemClock(), policy)
         started = time.perf_counter()
-        asyncio.run(drain_then_close(relay, publisher, close=True))  # each asyncio.run is a new loop
+        asyncio.run(drain_then_close(relay, publisher))
         elapsed = time.perf_counter() - started
         rate = args.events / elapsed
         verdict = "MET" if rate >= TARGETS[broker] else "NOT MET"
         print(
             f"{broker:<9} throughput: {args.events:,} events in {elapsed:.2f} s = {rate:,.0f} events/s "
-            f"(batch {args.batch_size}; target >= {TARGETS[broker]:,}/s: {verdict})"
+            f"(batch {args.batch_size}, {args.concurrency} in flight; target >= {TARGETS[broker]:,}/s: {verdict})"
         )
 
         with engine.begin() as connection:
             connection.execute(outbox_events.delete())
-        producing = threading.Event()
-        producing.set()
-        committed_at: dict[str, float] = {}
-        timed = TimedPublisher(publisher)
-        producer = threading.Thread(
-            target=produce_at_rate, args=(engine, args.rate, args.seconds, producing, committed_at)
+        committed: multiprocessing.Queue[dict[str, float]] = multiprocessing.Queue()
+        producer_done = multiprocessing.Event()
+        producer = multiprocessing.Process(
+            target=produce_at_rate, args=(url, args.rate, args.seconds, committed, producer_done)
         )
+        timed = TimedPublisher(publisher_for(broker, tag))
         relay = OutboxRelay(SqlOutboxStore(engine), timed, SystemClock(), policy)
         producer.start()
-        asyncio.run(relay_then_close(relay, timed, producing, engine))
-        producer.join()
+        try:
+            asyncio.run(relay_then_close(relay, timed, producer_done, engine))
+            committed_at = committed.get()
+        finally:
+            producer.terminate()  # a no-op once it has finished; otherwise it would wait for its figures to be read
+            producer.join()
         measured = latencies(committed_at, timed.confirmed_at)
         p50, p99 = percentile(measured, 0.50), percentile(measured, 0.99)
         verdict = "MET" if p99 < 100 else "NOT MET"
@@ -218,17 +232,18 @@ def bench(broker: str, url: str, args: argparse.Namespace) -> None:
         engine.dispose()
 
 
-async def drain_then_close(relay: OutboxRelay, publisher: EventPublisher, *, close: bool) -> None:
-    await relay.drain()
-    if close:
+async def drain_then_close(relay: OutboxRelay, publisher: EventPublisher) -> None:
+    try:
+        await relay.drain()
+    finally:
         await publisher.close()
 
 
 async def relay_then_close(
-    relay: OutboxRelay, publisher: EventPublisher, producing: threading.Event, engine: Engine
+    relay: OutboxRelay, publisher: EventPublisher, producer_done: EventFlag, engine: Engine
 ) -> None:
     try:
-        await relay_while(relay, producing, engine)
+        await relay_while(relay, producer_done, engine)
     finally:
         await publisher.close()
 
@@ -237,7 +252,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--brokers", default="nats,rabbitmq")
     parser.add_argument("--events", type=int, default=20_000)
-    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--batch-size", type=int, default=RelayPolicy().batch_size)
+    parser.add_argument("--concurrency", type=int, default=RelayPolicy().concurrency, help="batches in flight")
     parser.add_argument("--rate", type=int, default=3_000)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES)

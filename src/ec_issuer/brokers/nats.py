@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 import nats.errors
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-from nats.js.api import Header, StorageType, StreamConfig
+from nats.js.api import Header, PubAck, StorageType, StreamConfig
 from nats.js.errors import NoStreamResponseError, NotFoundError, ServiceUnavailableError
 
 from ec_issuer.brokers.outcomes import answers, describe
@@ -56,8 +56,9 @@ _BROKER_TROUBLE: Final = (
     asyncio.CancelledError,  # the connection was closed under the request
 )
 # Subject tokens may not be empty nor hold whitespace or wildcards; stream names, in addition, no dots or slashes.
-_SUBJECT_PREFIX = re.compile(r"[^.\s*>]+(?:\.[^.\s*>]+)*")
+_SUBJECT_TOKENS = re.compile(r"[^.\s*>]+(?:\.[^.\s*>]+)*")
 _STREAM_NAME = re.compile(r"[^.\s*>/\\]+")
+_LINE_BREAK = re.compile(r"[\r\n]")
 _RECONNECT_POLL_SECONDS = 0.05
 
 
@@ -81,7 +82,7 @@ class NatsPublisher:
             raise ValueError("name at least one NATS server URL")
         if not _STREAM_NAME.fullmatch(stream):
             raise ValueError(f"'{stream}' is not a JetStream stream name")
-        if not _SUBJECT_PREFIX.fullmatch(subject_prefix):
+        if not _SUBJECT_TOKENS.fullmatch(subject_prefix):
             raise ValueError(f"'{subject_prefix}' is not a NATS subject prefix")
         if timeout_seconds <= 0:
             raise ValueError("the timeout must be positive")
@@ -98,8 +99,44 @@ class NatsPublisher:
         if not events:
             return []
         jetstream = await self._ready()
-        sending = (self._publish_one(jetstream, event) for event in events)
-        outcomes = await asyncio.gather(*sending, return_exceptions=True)
+        outcomes: list[BaseException | None] = [None] * len(events)
+        # publish_async writes each message and hands back a future for its PubAck, where publish starts a
+        # request (a task and a timer) per message: a quarter fewer Python calls per event in bench/relay.py.
+        acks: dict[asyncio.Future[PubAck], int] = {}
+        broken = False
+        for position, event in enumerate(events):
+            subject = f"{self._prefix}.{event.type}"
+            headers = _headers(event)
+            if not _SUBJECT_TOKENS.fullmatch(subject) or any(_LINE_BREAK.search(value) for value in headers.values()):
+                # Refused here rather than by nats-py, which would raise after taking a slot of its window
+                # of pending acks and never give it back.
+                outcomes[position] = nats.errors.BadSubjectError(f"'{subject}' cannot be sent as a NATS message")
+                continue
+            try:
+                # `headers` is typed as a bare Dict in nats-py.
+                ack = await jetstream.publish_async(  # pyright: ignore[reportUnknownMemberType]
+                    subject, event.envelope, stream=self._stream, headers=headers
+                )
+            except Exception as exc:  # noqa: BLE001 - the connection failed mid-batch: the rest fail alike
+                outcomes[position:] = [exc] * (len(events) - position)
+                broken = True
+                break
+            acks[ack] = position
+        if acks:
+            _, unanswered = await asyncio.wait(acks, timeout=self._timeout)
+            for ack, position in acks.items():
+                if ack in unanswered:
+                    ack.cancel()
+                    outcomes[position] = TimeoutError(f"no PubAck within {self._timeout:g} s")
+                else:
+                    # The ack's `duplicate` is True for a repeat inside the window and None (not False)
+                    # for a first copy; either way the stream holds the event.
+                    outcomes[position] = ack.exception()
+        if any(isinstance(outcome, NoStreamResponseError) for outcome in outcomes):
+            self._stream_checked = False  # no stream takes the subject (deleted?): look again on the next call
+        if broken:
+            # A failed publish_async leaves its ack's slot taken; start over on a fresh connection.
+            await self.close()
         return answers(events, outcomes, f"NATS at {self._where}", _BROKER_TROUBLE)
 
     async def close(self) -> None:
@@ -107,21 +144,6 @@ class NatsPublisher:
             client, self._client, self._jetstream = self._client, None, None
             if client is not None and not client.is_closed:
                 await client.close()
-
-    async def _publish_one(self, jetstream: JetStreamContext, event: OutboxEvent) -> None:
-        try:
-            # The ack's `duplicate` is True for a repeat inside the window and None (not False) for a first
-            # copy; either way the stream holds the event.
-            await jetstream.publish(
-                f"{self._prefix}.{event.type}",
-                event.envelope,
-                timeout=self._timeout,
-                stream=self._stream,
-                headers=_headers(event),
-            )
-        except NoStreamResponseError:
-            self._stream_checked = False  # no stream takes the subject (deleted?): look again on the next call
-            raise
 
     async def _ready(self) -> JetStreamContext:
         """The JetStream context of a live connection whose stream exists; PublishFailed when there is none."""

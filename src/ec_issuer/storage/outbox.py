@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, and_, bindparam, exists, func, or_, select, update
+from sqlalchemy import Engine, and_, bindparam, exists, func, or_, select, text, update
 from sqlalchemy.orm import aliased
 
 from ec_issuer.events.model import OutboxEvent
@@ -55,6 +55,11 @@ _claimable = (
     .limit(bindparam("limit"))
     .with_for_update(skip_locked=True)
 )
+# The claim must walk the pending index in seq order and stop at the limit. PostgreSQL's statistics of a
+# queue table are stale after a burst (a backlog of 20,000 rows estimated as 40), and the planner then
+# reads every pending row, checks each one's subject and sorts them: 45 ms a claim instead of 5 ms in
+# bench/relay.py. Ruling out sorts and bitmap scans for this one transaction leaves it the ordered scan.
+_ORDERED_SCAN_ONLY = text("SELECT set_config('enable_sort', 'off', true), set_config('enable_bitmapscan', 'off', true)")
 _CLAIM = (
     update(_t)
     .where(_t.c.seq.in_(_claimable.scalar_subquery()))
@@ -71,16 +76,15 @@ class SqlOutboxStore:
 
     def claim(self, relay_id: str, limit: int, now: datetime, lease: timedelta) -> list[ClaimedEvent]:
         with self._engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(_ORDERED_SCAN_ONLY)
             rows = connection.execute(
                 _CLAIM, {"relay": relay_id, "until": now + lease, "now": now, "limit": limit}
             ).all()
+        # Rows unpacked as tuples: reading 500 rows' columns by name took a fifth of a claim's time.
         claimed = [
-            ClaimedEvent(
-                row.seq,
-                OutboxEvent(row.id, row.type, row.source, row.subject, row.time, bytes(row.envelope)),
-                row.attempts,
-            )
-            for row in rows
+            ClaimedEvent(seq, OutboxEvent(id_, type_, source, subject, time, bytes(envelope)), attempts)
+            for seq, id_, type_, source, subject, time, envelope, attempts in rows
         ]
         return sorted(claimed, key=lambda item: item.seq)
 
