@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
@@ -26,6 +26,7 @@ from ec_issuer.credentials.schema import Ob3SchemaValidator
 from ec_issuer.credentials.verifying import CredentialVerifier
 from ec_issuer.custody.local import LocalKeyCustody
 from ec_issuer.events.ports import EventPublisher
+from ec_issuer.events.relay import OutboxRelay
 from ec_issuer.fetching.status_lists import HttpStatusLists
 from ec_issuer.issuers.commands import CreateIssuer
 from ec_issuer.issuers.model import DidWebLayout
@@ -69,6 +70,8 @@ class Container:
     status_source: StatusListSource
     outbox: SqlOutboxStore
     clock: Clock
+    # Relays running inside this process (RELAY_IN_SERVICE), whose counters GET /metrics reports.
+    relays: list[OutboxRelay] = field(default_factory=list[OutboxRelay])
 
 
 def derive_secret(master: str, purpose: str) -> bytes:

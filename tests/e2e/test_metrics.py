@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import timedelta
 
 from flask.testing import FlaskClient
 
 from ec_issuer.access.commands import CreateClient
 from ec_issuer.bootstrap import Container
+from ec_issuer.events.model import OutboxEvent
+from ec_issuer.events.ports import PublishFailed
+from ec_issuer.events.relay import OutboxRelay
 from ec_issuer.issuers.model import Issuer
 from tests.support import SettableClock, award_body
 
 
 def sample(text: str, name: str) -> float | None:
-    match = re.search(rf"^{name} (\S+)$", text, flags=re.MULTILINE)
+    match = re.search(rf"^{re.escape(name)} (\S+)$", text, flags=re.MULTILINE)
     return float(match.group(1)) if match else None
 
 
@@ -39,3 +43,28 @@ def test_metrics_need_an_admin_client(http: FlaskClient, container: Container, i
     registered = container.access.create(CreateClient(name="registrar", issuers=["acme"]))
     response = http.get("/metrics", headers={"Authorization": f"Bearer {registered.token}"})
     assert response.status_code == 403
+
+
+def test_metrics_include_the_counters_of_a_relay_running_in_this_process(
+    http: FlaskClient, container: Container, issuer: Issuer, auth: dict[str, str]
+) -> None:
+    relay = OutboxRelay(container.outbox, RefusingPublisher(), container.clock, relay_id="relay-in-service")
+    relay.stats.delivered(0.02)
+    container.relays.append(relay)
+    try:
+        text = http.get("/metrics", headers=auth).get_data(as_text=True)
+    finally:
+        container.relays.remove(relay)
+    assert sample(text, 'ec_issuer_relay_published_total{relay="relay-in-service"}') == 1
+    assert sample(text, 'ec_issuer_relay_delivery_lag_seconds_bucket{relay="relay-in-service",le="0.025"}') == 1
+    assert "ec_issuer_relay_" not in http.get("/metrics", headers=auth).get_data(as_text=True)
+
+
+class RefusingPublisher:
+    """Never called here: the test reads a relay's counters, it does not run the relay."""
+
+    async def publish(self, events: Sequence[OutboxEvent]) -> list[PublishFailed | None]:
+        raise AssertionError("not expected to publish")
+
+    async def close(self) -> None:
+        pass

@@ -21,5 +21,7 @@ def create() -> APIFlask:
         PeriodicSweep(container.expiry, settings.expiry_sweep_seconds).start()
     if settings.relay_in_service:
         publisher = event_publisher(settings)
-        BackgroundRelay(OutboxRelay(container.outbox, publisher, container.clock), publisher).start()
+        relay = OutboxRelay(container.outbox, publisher, container.clock)
+        container.relays.append(relay)
+        BackgroundRelay(relay, publisher).start()
     return create_app(container)
