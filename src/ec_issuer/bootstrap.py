@@ -35,6 +35,8 @@ from ec_issuer.keys.model import Algorithm
 from ec_issuer.keys.ports import KeyCustody
 from ec_issuer.keys.resolution import KeyResolver, StoredKeyResolver
 from ec_issuer.keys.service import KeyService
+from ec_issuer.oid4vci.metadata import IssuerEndpoints
+from ec_issuer.oid4vci.service import Oid4vciIssuer
 from ec_issuer.status.lists import StatusListUrls
 from ec_issuer.status.ports import StatusListSource
 from ec_issuer.status.publication import StatusListPublisher
@@ -43,6 +45,7 @@ from ec_issuer.status.sources import LocalFirstStatusLists
 from ec_issuer.storage.cache import ReadCache
 from ec_issuer.storage.engine import make_engine
 from ec_issuer.storage.migrate import current_revision, head_revision, upgrade
+from ec_issuer.storage.oid4vci_store import SqlOfferStore
 from ec_issuer.storage.outbox import SqlOutboxStore
 from ec_issuer.storage.status_slots import SqlStatusSlotAllocator
 from ec_issuer.storage.unit_of_work import SqlUnitOfWork
@@ -69,6 +72,7 @@ class Container:
     status_lists: StatusListPublisher
     status_source: StatusListSource
     outbox: SqlOutboxStore
+    oid4vci: Oid4vciIssuer
     clock: Clock
     # Relays running inside this process (RELAY_IN_SERVICE), whose counters GET /metrics reports.
     relays: list[OutboxRelay] = field(default_factory=list[OutboxRelay])
@@ -111,6 +115,16 @@ def build(
     status_publisher = StatusListPublisher(uow, custodians, clock, status_urls, settings.status_list_ttl_seconds)
     remote_lists = HttpStatusLists(allow_private=settings.status_fetch_allow_private) if settings.status_fetch else None
     status_source = LocalFirstStatusLists(status_urls, status_publisher, remote_lists)
+    issuing = CredentialIssuer(uow, policy, custodians, schema, recipients, clock, ids, status_slots)
+    oid4vci = Oid4vciIssuer(
+        uow,
+        SqlOfferStore(engine),
+        issuing,
+        IssuerEndpoints(settings.issuer_base_url),
+        clock,
+        ids,
+        derive_secret(settings.keystore_secret, "oid4vci"),
+    )
     return Container(
         settings=settings,
         engine=engine,
@@ -118,7 +132,7 @@ def build(
         issuers=IssuerService(uow, layout, clock, keys),
         keys=keys,
         access=AccessService(uow, clock, ids),
-        issuing=CredentialIssuer(uow, policy, custodians, schema, recipients, clock, ids, status_slots),
+        issuing=issuing,
         reading=CredentialReader(uow, recipients),
         verifier=CredentialVerifier(
             key_resolver,
@@ -133,6 +147,7 @@ def build(
         status_lists=status_publisher,
         status_source=status_source,
         outbox=SqlOutboxStore(engine),
+        oid4vci=oid4vci,
         clock=clock,
     )
 

@@ -27,9 +27,11 @@ from ec_issuer.status.model import LifecycleAction
 from ec_issuer.storage.engine import make_engine
 from ec_issuer.storage.tables import metadata
 from tests.conftest import DATABASES
+from tests.oid4vci_support import redeem_an_offer
 from tests.support import SettableClock, award_body, make_settings
 
 CREDENTIALS = "/api/v1/credentials"
+OFFERS = "/api/v1/offers"
 VERIFY = "/api/v1/credentials/verify"
 ISSUERS = "/api/v1/issuers"
 PROBLEM = "application/problem+json"
@@ -63,6 +65,18 @@ def achievement(**changes: Any) -> dict[str, Any]:
     """A valid issue request with members of its achievement changed."""
     body = award_body()
     return {**body, "achievement": with_changes(body["achievement"], **changes)}
+
+
+def offer_award(name: Any = "Python 101", **changes: Any) -> dict[str, Any]:
+    """An award of an OID4VCI offer: an issue request without issuer and recipient (achievement name changed)."""
+    credential = {k: v for k, v in award_body().items() if k not in ("issuer", "recipient")}
+    credential["achievement"] = with_changes(credential["achievement"], name=name)
+    return {"credential": credential, **changes}
+
+
+def offer(**changes: Any) -> dict[str, Any]:
+    """A valid offer request with members changed."""
+    return with_changes({"issuer": "acme", "awards": [offer_award()]}, **changes)
 
 
 def document(**changes: Any) -> dict[str, Any]:
@@ -382,6 +396,34 @@ CASES = [
         get(f"{CREDENTIALS}?cursor={cursor(['0001-01-01T00:00:00+01:00', 'x'])}", 422, "cursor"),
         id="list-cursor-before-year-1-in-utc",
     ),
+    # --- OID4VCI offers (admin API) -------------------------------------------------------------------------------
+    pytest.param(Bad(422, "", json=[], path=OFFERS), id="offer-is-an-array"),
+    pytest.param(Bad(422, "/awards", json={"issuer": "acme", "awards": {}}, path=OFFERS), id="offer-awards-an-object"),
+    pytest.param(Bad(422, "/awards", json={"issuer": "acme", "awards": []}, path=OFFERS), id="offer-without-awards"),
+    pytest.param(Bad(422, "/awards", json=offer(awards=[offer_award()] * 21), path=OFFERS), id="offer-21-awards"),
+    pytest.param(
+        Bad(422, "/awards/0/credential", json=offer(awards=[{"credential": "badge"}]), path=OFFERS),
+        id="offer-award-a-string",
+    ),
+    pytest.param(
+        Bad(422, "/awards/0/credential/achievement/name", json=offer(awards=[offer_award(name=DROP)]), path=OFFERS),
+        id="offer-award-without-achievement-name",
+    ),
+    pytest.param(
+        Bad(422, "/awards/0/credential/recipient", json=offer(awards=[{"credential": award_body()}]), path=OFFERS),
+        id="offer-award-names-a-recipient",
+    ),
+    pytest.param(
+        Bad(422, "/awards/0/configuration", json=offer(awards=[offer_award(configuration="mdoc")]), path=OFFERS),
+        id="offer-unknown-configuration",
+    ),
+    pytest.param(
+        Bad(422, "/tx_code/length", json=offer(tx_code={"length": "6"}), path=OFFERS), id="offer-tx-length-text"
+    ),
+    pytest.param(Bad(422, "/tx_code/length", json=offer(tx_code={"length": 40}), path=OFFERS), id="offer-tx-too-long"),
+    pytest.param(Bad(422, "/expires_in", json=offer(expires_in=10**9), path=OFFERS), id="offer-lives-too-long"),
+    pytest.param(Bad(422, "/issuer", json=offer(issuer="nobody"), path=OFFERS), id="offer-unknown-issuer"),
+    pytest.param(get("/api/v1/offers/" + "x" * 65, 404), id="offer-id-too-long"),
 ]
 
 
@@ -432,6 +474,7 @@ def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     container.issuing.issue(admin, parse_issue_request(award_body()), SEED_IDEMPOTENCY_KEY)
     suspended = container.issuing.issue(admin, parse_issue_request(award_body())).credential
     container.lifecycle.change(admin, suspended.id, LifecycleAction.SUSPEND)  # a status entry row to guard
+    redeem_an_offer(container, admin)  # offer, token, delivery and nonce rows to guard
     app = create_app(container)
     app.testing = False  # errors go through the real handlers, as in production
     yield Service(container, app.test_client(), {"Authorization": f"Bearer {token}"})

@@ -10,6 +10,7 @@ from ec_issuer.api import (
     routes_credentials,
     routes_keys,
     routes_metrics,
+    routes_oid4vci,
     routes_public,
     routes_status,
     routes_vc_api,
@@ -53,6 +54,8 @@ def create_app(container: Container) -> APIFlask:
     app.register_blueprint(routes_status.public)
     app.register_blueprint(routes_metrics.blueprint)
     app.register_blueprint(routes_vc_api.blueprint)
+    app.register_blueprint(routes_oid4vci.admin)
+    app.register_blueprint(routes_oid4vci.wallet)
     app.error_processor(apiflask_error)
     bearer_auth.error_processor(apiflask_error)
     # After error_processor, which re-registers APIFlask's own handler for Werkzeug's HTTP errors:

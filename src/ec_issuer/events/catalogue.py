@@ -13,6 +13,7 @@ from ec_issuer.core.ports import Clock, IdGenerator
 from ec_issuer.credentials.model import IssuedCredential
 from ec_issuer.events.model import TYPE_PREFIX, OutboxEvent, new_event
 from ec_issuer.keys.model import SigningKey
+from ec_issuer.oid4vci.model import Delivery, Offer
 from ec_issuer.status.model import LifecycleEvent, LifecycleEventType
 
 CREDENTIAL_ISSUED = TYPE_PREFIX + "credential.issued"
@@ -23,6 +24,10 @@ CREDENTIAL_EXPIRED = TYPE_PREFIX + "credential.expired"
 KEY_ACTIVATED = TYPE_PREFIX + "key.activated"
 KEY_ROTATED = TYPE_PREFIX + "key.rotated"
 KEY_REVOKED = TYPE_PREFIX + "key.revoked"
+OFFER_CREATED = TYPE_PREFIX + "offer.created"
+OFFER_REDEEMED = TYPE_PREFIX + "offer.redeemed"
+OFFER_DELIVERED = TYPE_PREFIX + "offer.delivered"
+OFFER_NOTIFIED = TYPE_PREFIX + "offer.notified"
 
 EVENT_TYPES = (
     CREDENTIAL_ISSUED,
@@ -33,6 +38,10 @@ EVENT_TYPES = (
     KEY_ACTIVATED,
     KEY_ROTATED,
     KEY_REVOKED,
+    OFFER_CREATED,
+    OFFER_REDEEMED,
+    OFFER_DELIVERED,
+    OFFER_NOTIFIED,
 )
 
 _LIFECYCLE_TYPES = {
@@ -113,3 +122,69 @@ def _key_event_type(key: SigningKey, replaced: SigningKey | None) -> str:
     if key.revoked_at is not None:
         return KEY_REVOKED
     return KEY_ROTATED if replaced is not None else KEY_ACTIVATED
+
+
+def offer_created(ids: IdGenerator, clock: Clock, offer: Offer, issuer_did: str) -> OutboxEvent:
+    """An OID4VCI offer was made. The subject of every offer event is the offer id."""
+    return new_event(
+        ids,
+        clock,
+        type_=OFFER_CREATED,
+        source=issuer_did,
+        subject=offer.id,
+        data={
+            "offerId": offer.id,
+            "issuer": offer.issuer_slug,
+            "configurationIds": offer.configuration_ids,
+            "awards": len(offer.awards),
+            "txCode": offer.tx_code is not None,
+            "expiresAt": format_datetime(offer.expires_at),
+            "client": offer.client_id,
+        },
+    )
+
+
+def token_issued(ids: IdGenerator, clock: Clock, offer: Offer, issuer_id: str) -> OutboxEvent:
+    """A wallet redeemed the offer's pre-authorized code for an access token."""
+    return new_event(
+        ids, clock, type_=OFFER_REDEEMED, source=issuer_id, subject=offer.id, data={"offerId": offer.id}
+    )
+
+
+def credentials_delivered(
+    ids: IdGenerator, clock: Clock, offer: Offer, delivery: Delivery, configuration_id: str, issuer_id: str
+) -> OutboxEvent:
+    """A credential response carried these credentials to a wallet."""
+    return new_event(
+        ids,
+        clock,
+        type_=OFFER_DELIVERED,
+        source=issuer_id,
+        subject=offer.id,
+        data={
+            "offerId": offer.id,
+            "awardId": delivery.award_id,
+            "configurationId": configuration_id,
+            "credentialIds": list(delivery.credential_ids),
+            "notificationId": delivery.notification_id,
+        },
+    )
+
+
+def notification_received(
+    ids: IdGenerator, clock: Clock, offer: Offer, delivery: Delivery, event: str, issuer_id: str
+) -> OutboxEvent:
+    """The wallet's notification about a delivery (its free-text description is left out)."""
+    return new_event(
+        ids,
+        clock,
+        type_=OFFER_NOTIFIED,
+        source=issuer_id,
+        subject=offer.id,
+        data={
+            "offerId": offer.id,
+            "notificationId": delivery.notification_id,
+            "credentialIds": list(delivery.credential_ids),
+            "event": event,
+        },
+    )

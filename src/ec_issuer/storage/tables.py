@@ -226,3 +226,50 @@ Index(
     sqlite_where=outbox_events.c.state == "pending",
     postgresql_where=outbox_events.c.state == "pending",
 )
+
+# OID4VCI offers (oid4vci/model.py). Secrets appear only as hashes: the pre-authorized code (SHA-256; the
+# code itself is derived from the offer id under a server key), the transaction code (HMAC) and access tokens.
+oid4vci_offers = Table(
+    "oid4vci_offers",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("issuer_slug", String(64), nullable=False),
+    Column("client_id", String(64), nullable=False),
+    Column("reference", String(64), nullable=False, unique=True),
+    Column("code_hash", String(64), nullable=False, unique=True),
+    Column("tx_code", JsonText),  # {input_mode, length, description}
+    Column("tx_code_hash", String(64)),
+    Column("awards", JsonText, nullable=False),  # [{id, configuration_id, request}]
+    Column("state", String(32), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("code_redeemed_at", UtcDateTime),
+    Column("tx_failures", Integer, nullable=False, default=0),
+    Column("tx_retry_after", UtcDateTime),
+    Column("credentials_issued", Integer, nullable=False, default=0),
+    Column("notification_event", String(32)),
+)
+oid4vci_access_tokens = Table(
+    "oid4vci_access_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("offer_id", String(64), nullable=False, index=True),
+    Column("expires_at", UtcDateTime, nullable=False),
+)
+oid4vci_nonces = Table(
+    "oid4vci_nonces",
+    metadata,
+    Column("nonce", String(64), primary_key=True),
+    Column("expires_at", UtcDateTime, nullable=False, index=True),
+)
+oid4vci_deliveries = Table(
+    "oid4vci_deliveries",
+    metadata,
+    Column("notification_id", String(64), primary_key=True),
+    Column("offer_id", String(64), nullable=False, index=True),
+    Column("award_id", String(128), nullable=False),
+    Column("credential_ids", JsonText, nullable=False),
+    Column("delivered_at", UtcDateTime, nullable=False),
+    Column("event", String(32)),
+    Column("notified_at", UtcDateTime),
+)

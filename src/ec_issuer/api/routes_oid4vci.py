@@ -1,0 +1,253 @@
+"""OpenID for Verifiable Credential Issuance 1.0 over HTTP.
+
+- Admin API (bearer token, problem+json errors): make offers and follow their state.
+- The wallet's side, per issuer (``<base>/issuers/<slug>`` is the credential issuer identifier): metadata at
+  the well-known paths, the offer by reference and its QR code, token, nonce, credential, deferred and
+  notification endpoints. These answer errors as OAuth / OID4VCI JSON (`error`, `error_description`), the
+  codes wallets act on, and mark every answer that carries a secret ``Cache-Control: no-store``.
+"""
+
+# APIFlask's decorators carry partially unknown parameter types (marshmallow unions); the views are typed.
+# pyright: reportUnknownMemberType=false
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, ParamSpec
+
+from apiflask import APIBlueprint
+from flask import Response, request
+
+from ec_issuer.api.context import bearer_auth, caller, services
+from ec_issuer.api.http import documented_body, json_response, parse_json, read_json_body
+from ec_issuer.api.qr import qr_png, qr_svg
+from ec_issuer.core.errors import MalformedInput, NotFound
+from ec_issuer.core.validation import parse_command
+from ec_issuer.oid4vci.commands import CreateOffer
+from ec_issuer.oid4vci.errors import InvalidToken, ProtocolError, invalid_request
+from ec_issuer.oid4vci.metadata import (
+    AUTHORIZATION_SERVER_WELL_KNOWN,
+    CREDENTIAL_ISSUER_WELL_KNOWN,
+    authorization_server_metadata,
+    credential_issuer_metadata,
+)
+from ec_issuer.oid4vci.model import Offer
+from ec_issuer.oid4vci.service import CreatedOffer, Oid4vciIssuer
+
+admin = APIBlueprint("offers", __name__, url_prefix="/api/v1/offers", tag="OID4VCI offers")
+wallet = APIBlueprint("oid4vci", __name__, tag="OID4VCI (wallets)")
+
+_SLUG = "<string(maxlength=64):slug>"  # route converter: anything up to 64 characters; unknown slugs 404
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+P = ParamSpec("P")
+
+
+def _issuer() -> Oid4vciIssuer:
+    return services().oid4vci
+
+
+def _protocol_errors(view: Callable[P, Response]) -> Callable[P, Response]:
+    """Answer ProtocolError as the OAuth / OID4VCI JSON error, never as a problem document."""
+
+    @wraps(view)
+    def wrapped(*args: P.args, **kwargs: P.kwargs) -> Response:
+        try:
+            return view(*args, **kwargs)
+        except ProtocolError as exc:
+            headers = dict(NO_STORE)
+            if isinstance(exc, InvalidToken):
+                headers["WWW-Authenticate"] = f'Bearer error="invalid_token", error_description="{exc.description}"'
+            return json_response(exc.body(), exc.status, headers)
+
+    return wrapped
+
+
+def _known_issuer(slug: str) -> str:
+    issuer = services().issuers.get(slug)
+    if issuer is None or issuer.slug != slug:
+        raise NotFound("no such credential issuer")
+    return issuer.name
+
+
+# --- admin API ------------------------------------------------------------------------------------------
+
+
+@admin.post("")
+@admin.auth_required(bearer_auth)
+@documented_body(CreateOffer)
+@admin.doc(
+    summary="Make an OID4VCI credential offer (pre-authorized code)",
+    description=(
+        "Each award is an Open Badges IssueCredential request without `issuer`, `recipient` and `format`: it "
+        "is signed when the wallet asks, for the holder's key. Returns the offer by value and by reference, "
+        "the `openid-credential-offer://` links and, when `tx_code` is asked for, the transaction code, once: "
+        "send it to the learner over another channel than the offer."
+    ),
+)
+def create_offer() -> Response:
+    command = parse_command(CreateOffer, read_json_body())
+    created = _issuer().create_offer(caller(), command)
+    return json_response(_created_out(created), 201, {"Location": f"/api/v1/offers/{created.offer.id}"})
+
+
+@admin.get("/<string(maxlength=64):offer_id>")
+@admin.auth_required(bearer_auth)
+@admin.doc(summary="An offer's state: created, token_issued, credential_issued, notified or expired")
+def get_offer(offer_id: str) -> Response:
+    offer = _issuer().offer_for(caller(), offer_id)
+    return json_response(_offer_out(offer, _issuer().created(offer)))
+
+
+def _created_out(created: CreatedOffer) -> dict[str, Any]:
+    body = _offer_out(created.offer, created)
+    if created.tx_code is not None:
+        body["txCode"] = created.tx_code
+    return body
+
+
+def _offer_out(offer: Offer, links: CreatedOffer) -> dict[str, Any]:
+    issuer = _issuer()
+    now = services().clock.now()
+    return {
+        "id": offer.id,
+        "issuer": offer.issuer_slug,
+        "state": offer.state_at(now).value,
+        "credentialIssuer": issuer.endpoints.issuer_id(offer.issuer_slug),
+        "credentialConfigurationIds": offer.configuration_ids,
+        "awards": [{"id": a.id, "configuration": a.configuration_id} for a in offer.awards],
+        "createdAt": offer.created_at,
+        "expiresAt": offer.expires_at,
+        "credentialsIssued": offer.credentials_issued,
+        "notification": offer.notification_event,
+        "offer": links.document,
+        "offerUri": links.offer_uri,
+        "offerLink": links.link_by_reference,
+        "offerLinkByValue": links.link_by_value,
+        "qrCode": {"png": f"{links.offer_uri}/qr.png", "svg": f"{links.offer_uri}/qr.svg"},
+    }
+
+
+# --- wallets: metadata --------------------------------------------------------------------------------------
+
+
+@wallet.get(f"{CREDENTIAL_ISSUER_WELL_KNOWN}/issuers/{_SLUG}")
+@wallet.get(f"/issuers/{_SLUG}{CREDENTIAL_ISSUER_WELL_KNOWN}")
+@wallet.doc(
+    summary="Credential Issuer metadata",
+    description="At the path inserted before the issuer path (OID4VCI 1.0) and, for draft-era wallets, appended.",
+)
+def issuer_metadata(slug: str) -> Response:
+    name = _known_issuer(slug)
+    return json_response(credential_issuer_metadata(_issuer().endpoints, slug, name), headers=_CACHEABLE)
+
+
+@wallet.get(f"{AUTHORIZATION_SERVER_WELL_KNOWN}/issuers/{_SLUG}")
+@wallet.get(f"/issuers/{_SLUG}{AUTHORIZATION_SERVER_WELL_KNOWN}")
+@wallet.get(f"/.well-known/openid-configuration/issuers/{_SLUG}")
+@wallet.get(f"/issuers/{_SLUG}/.well-known/openid-configuration")
+@wallet.doc(summary="OAuth 2.0 Authorization Server metadata (RFC 8414)")
+def authorization_server(slug: str) -> Response:
+    _known_issuer(slug)
+    return json_response(authorization_server_metadata(_issuer().endpoints, slug), headers=_CACHEABLE)
+
+
+_CACHEABLE = {"Cache-Control": "public, max-age=300"}
+
+
+# --- wallets: the offer -------------------------------------------------------------------------------------
+
+
+@wallet.get(f"/issuers/{_SLUG}/oid4vci/offers/<string(maxlength=64):reference>")
+@wallet.doc(summary="A credential offer by reference (credential_offer_uri); the same until it expires")
+def offer_by_reference(slug: str, reference: str) -> Response:
+    return json_response(_issuer().offer_document(slug, reference), headers=NO_STORE)
+
+
+@wallet.get(f"/issuers/{_SLUG}/oid4vci/offers/<string(maxlength=64):reference>/qr.png")
+@wallet.doc(summary="The offer link as a QR code (PNG)")
+def offer_qr_png(slug: str, reference: str) -> Response:
+    link = _link(slug, reference)
+    return Response(qr_png(link), mimetype="image/png", headers=NO_STORE)
+
+
+@wallet.get(f"/issuers/{_SLUG}/oid4vci/offers/<string(maxlength=64):reference>/qr.svg")
+@wallet.doc(summary="The offer link as a QR code (SVG)")
+def offer_qr_svg(slug: str, reference: str) -> Response:
+    link = _link(slug, reference)
+    return Response(qr_svg(link), mimetype="image/svg+xml", headers=NO_STORE)
+
+
+def _link(slug: str, reference: str) -> str:
+    issuer = _issuer()
+    issuer.offer_document(slug, reference)  # 404 for an unknown or expired offer
+    return issuer.link_by_reference(slug, reference)
+
+
+# --- wallets: token, nonce, credential, notification --------------------------------------------------------
+
+
+@wallet.post(f"/issuers/{_SLUG}/oid4vci/token")
+@wallet.doc(summary="Token endpoint: the pre-authorized code (and tx_code) for an access token")
+@_protocol_errors
+def token(slug: str) -> Response:
+    _known_issuer(slug)
+    if request.mimetype != "application/x-www-form-urlencoded":
+        raise invalid_request("the token request must be application/x-www-form-urlencoded")
+    form = dict(request.form.items())
+    return json_response(_issuer().exchange(slug, form), headers=NO_STORE)
+
+
+@wallet.post(f"/issuers/{_SLUG}/oid4vci/nonce")
+@wallet.doc(summary="Nonce endpoint: a fresh c_nonce for key proofs")
+def nonce(slug: str) -> Response:
+    _known_issuer(slug)
+    return json_response({"c_nonce": _issuer().new_nonce()}, headers=NO_STORE)
+
+
+@wallet.post(f"/issuers/{_SLUG}/oid4vci/credential")
+@wallet.doc(summary="Credential endpoint: credentials bound to the keys the proofs show")
+@_protocol_errors
+def credential(slug: str) -> Response:
+    _known_issuer(slug)
+    answer = _issuer().request_credential(slug, _access_token(), _protocol_json())
+    return json_response(answer.body, headers=NO_STORE)
+
+
+@wallet.post(f"/issuers/{_SLUG}/oid4vci/deferred")
+@wallet.doc(summary="Deferred credential endpoint (no award is deferred yet: every transaction_id is unknown)")
+@_protocol_errors
+def deferred(slug: str) -> Response:
+    _known_issuer(slug)
+    _issuer().deferred(slug, _access_token(), _protocol_json())
+    raise AssertionError("deferred() answers with an error while no award is deferred")
+
+
+@wallet.post(f"/issuers/{_SLUG}/oid4vci/notification")
+@wallet.doc(summary="Notification endpoint: the wallet says what became of a credential (204)")
+@_protocol_errors
+def notification(slug: str) -> Response:
+    _known_issuer(slug)
+    _issuer().notify(slug, _access_token(), _protocol_json())
+    return Response(status=204, headers=NO_STORE)
+
+
+def _access_token() -> str | None:
+    """The bearer token of the Authorization header. RFC 6750 also allows it in a form body or the query;
+    OID4VCI's security considerations and the OIDF suite want it refused there."""
+    if "access_token" in request.args or "access_token" in request.form:
+        raise ProtocolError("invalid_request", "send the access token in the Authorization header only")
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+def _protocol_json() -> Any:
+    if request.mimetype != "application/json":
+        raise ProtocolError("invalid_credential_request", "the request body must be application/json")
+    try:
+        return parse_json(request.get_data(cache=False))
+    except MalformedInput as exc:
+        raise ProtocolError("invalid_credential_request", str(exc)) from None

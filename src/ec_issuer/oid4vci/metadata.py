@@ -1,0 +1,118 @@
+"""Credential Issuer metadata (OID4VCI 1.0 §12.2) and OAuth Authorization Server metadata (RFC 8414).
+
+Each issuer of the deployment is a credential issuer of its own, identified by ``<ISSUER_BASE_URL>/issuers/<slug>``:
+one string, built here only, used byte for byte in the metadata, the offers, the proofs' `aud` and the AS
+`issuer`. The well-known documents live at the path inserted before the issuer path (RFC 8414, OID4VCI 1.0)
+and, for draft-era wallets, appended to it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ec_issuer.core.vcdm import VC_V2_CONTEXT
+from ec_issuer.credentials.ob3 import OB3_CONTEXT
+from ec_issuer.oid4vci.model import PRE_AUTHORIZED_GRANT
+from ec_issuer.oid4vci.proofs import PROOF_ALGORITHMS
+
+CREDENTIAL_ISSUER_WELL_KNOWN = "/.well-known/openid-credential-issuer"
+AUTHORIZATION_SERVER_WELL_KNOWN = "/.well-known/oauth-authorization-server"
+BATCH_SIZE = 10
+ACCESS_TOKEN_SECONDS = 300  # OID4VCI §13.7: a bearer token that lives longer must be sender-constrained
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialConfiguration:
+    id: str
+    format: str  # OID4VCI format identifier
+    securing: str  # our securing format: "vc+jwt" or "data-integrity"
+    signing_algorithms: tuple[str, ...]
+
+
+# The types our Open Badges credentials carry (credentials/ob3.py builds AchievementCredentials).
+OB3_TYPES = ["VerifiableCredential", "AchievementCredential"]
+CONFIGURATIONS: dict[str, CredentialConfiguration] = {
+    configuration.id: configuration
+    for configuration in (
+        # VCDM 2.0 secured as VC-JOSE (vc+jwt). No OID4VCI 1.0 format profile covers VC 2.0 in a JWT; DIIP
+        # and the deployed wallets carry it as jwt_vc_json (see docs/oid4vci.md).
+        CredentialConfiguration("OpenBadgeCredential_jwt_vc_json", "jwt_vc_json", "vc+jwt", ("ES256", "EdDSA")),
+        CredentialConfiguration(
+            "OpenBadgeCredential_ldp_vc", "ldp_vc", "data-integrity", ("eddsa-rdfc-2022", "ecdsa-rdfc-2019")
+        ),
+    )
+}
+DEFAULT_CONFIGURATION = "OpenBadgeCredential_jwt_vc_json"
+
+
+@dataclass(frozen=True, slots=True)
+class IssuerEndpoints:
+    base_url: str  # ISSUER_BASE_URL, without a trailing slash
+
+    def issuer_id(self, slug: str) -> str:
+        return f"{self.base_url.rstrip('/')}/issuers/{slug}"
+
+    def endpoint(self, slug: str, name: str) -> str:
+        return f"{self.issuer_id(slug)}/oid4vci/{name}"
+
+    def offer_uri(self, slug: str, reference: str) -> str:
+        return self.endpoint(slug, f"offers/{reference}")
+
+
+def credential_issuer_metadata(endpoints: IssuerEndpoints, slug: str, display_name: str) -> dict[str, Any]:
+    issuer_id = endpoints.issuer_id(slug)
+    return {
+        "credential_issuer": issuer_id,
+        "credential_endpoint": endpoints.endpoint(slug, "credential"),
+        "nonce_endpoint": endpoints.endpoint(slug, "nonce"),
+        "deferred_credential_endpoint": endpoints.endpoint(slug, "deferred"),
+        "notification_endpoint": endpoints.endpoint(slug, "notification"),
+        "batch_credential_issuance": {"batch_size": BATCH_SIZE},
+        "display": [{"name": display_name, "locale": "en"}],
+        "credential_configurations_supported": {
+            configuration.id: _configuration_metadata(configuration) for configuration in CONFIGURATIONS.values()
+        },
+    }
+
+
+def authorization_server_metadata(endpoints: IssuerEndpoints, slug: str) -> dict[str, Any]:
+    return {
+        "issuer": endpoints.issuer_id(slug),
+        "token_endpoint": endpoints.endpoint(slug, "token"),
+        "grant_types_supported": [PRE_AUTHORIZED_GRANT],
+        "token_endpoint_auth_methods_supported": ["none"],
+        "pre-authorized_grant_anonymous_access_supported": True,
+        "response_types_supported": [],
+    }
+
+
+def _configuration_metadata(configuration: CredentialConfiguration) -> dict[str, Any]:
+    definition: dict[str, Any] = {"type": OB3_TYPES}
+    if configuration.format == "ldp_vc":
+        definition = {"@context": [VC_V2_CONTEXT, OB3_CONTEXT], "type": OB3_TYPES}
+    return {
+        "format": configuration.format,
+        "scope": configuration.id,
+        "credential_definition": definition,
+        "cryptographic_binding_methods_supported": ["jwk", "did:jwk", "did:key"],
+        "credential_signing_alg_values_supported": list(configuration.signing_algorithms),
+        "proof_types_supported": {"jwt": {"proof_signing_alg_values_supported": list(PROOF_ALGORITHMS)}},
+        # Always present: wallets built on oid4vc-ts (Credo, Paradym) take metadata without it for draft 14.
+        "credential_metadata": {
+            "display": [{"name": "Open Badge", "locale": "en", "description": "An Open Badges 3.0 achievement"}],
+            "claims": [
+                {"path": ["name"], "display": [{"name": "Name", "locale": "en"}]},
+                {
+                    "path": ["credentialSubject", "achievement", "name"],
+                    "display": [{"name": "Achievement", "locale": "en"}],
+                },
+                {
+                    "path": ["credentialSubject", "achievement", "description"],
+                    "display": [{"name": "Description", "locale": "en"}],
+                },
+                {"path": ["issuer", "name"], "display": [{"name": "Issued by", "locale": "en"}]},
+                {"path": ["validFrom"], "display": [{"name": "Valid from", "locale": "en"}]},
+            ],
+        },
+    }

@@ -1,0 +1,50 @@
+"""What the OID4VCI capability needs stored. Each method is one transaction of its own; events passed in
+are written to the outbox in that same transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from ec_issuer.events.model import OutboxEvent
+from ec_issuer.oid4vci.model import AccessGrant, Delivery, Offer
+
+
+class OfferStore(Protocol):
+    def add_offer(self, offer: Offer, event: OutboxEvent) -> None: ...
+
+    def offer(self, offer_id: str) -> Offer | None: ...
+
+    def offer_by_reference(self, reference: str) -> Offer | None: ...
+
+    def offer_by_code(self, code_hash: str) -> Offer | None: ...
+
+    def record_tx_failure(self, offer_id: str, failures: int, retry_after: datetime | None) -> None: ...
+
+    def redeem_code(
+        self, offer_id: str, now: datetime, token_hash: str, grant: AccessGrant, event: OutboxEvent
+    ) -> bool:
+        """Mark the code used and store the token, only if the code was not redeemed before (False then)."""
+        ...
+
+    def grant(self, token_hash: str) -> AccessGrant | None: ...
+
+    def add_nonce(self, nonce: str, expires_at: datetime) -> None: ...
+
+    def consume_nonce(self, nonce: str, now: datetime) -> bool:
+        """Use a live nonce up; False when it is unknown, used or expired."""
+        ...
+
+    def record_delivery(self, delivery: Delivery, events: list[OutboxEvent]) -> None:
+        """Store a credential response; the offer's state becomes credential_issued unless already notified."""
+        ...
+
+    def delivery(self, notification_id: str) -> Delivery | None: ...
+
+    def deliveries_in(self, offer_id: str, award_ids: set[str]) -> int:
+        """How many credential responses of the offer handed out one of these awards."""
+        ...
+
+    def record_notification(self, notification_id: str, event: str, now: datetime, outbox_event: OutboxEvent) -> bool:
+        """Note the wallet's event once; False when this notification was already recorded."""
+        ...

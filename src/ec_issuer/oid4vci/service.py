@@ -1,0 +1,410 @@
+"""The built-in OID4VCI 1.0 issuer: offers, the pre-authorized code flow, nonces, credentials, notifications.
+
+Secrets are kept only as hashes: the access token and the pre-authorized code as SHA-256 (they are 256-bit
+random), the transaction code as an HMAC under a server key (it is a short PIN). The pre-authorized code
+itself is derived from the offer id under that key, so the offer document can be served again until it
+expires without the code being stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+from urllib.parse import quote
+
+from ec_issuer.access.model import ApiClient
+from ec_issuer.core.encoding import b64url_encode, dumps, loads
+from ec_issuer.core.errors import DomainError, Forbidden, NotFound
+from ec_issuer.core.ports import Clock, IdGenerator
+from ec_issuer.core.unit_of_work import UnitOfWorkFactory
+from ec_issuer.credentials.commands import IssueCredential
+from ec_issuer.credentials.issuing import CredentialIssuer
+from ec_issuer.credentials.model import IssuedCredential
+from ec_issuer.events import catalogue as events
+from ec_issuer.issuers.service import require_issuer_for
+from ec_issuer.oid4vci.commands import CreateOffer, checked_awards
+from ec_issuer.oid4vci.errors import (
+    InvalidToken,
+    ProtocolError,
+    invalid_credential_request,
+    invalid_grant,
+    invalid_proof,
+    invalid_request,
+)
+from ec_issuer.oid4vci.metadata import ACCESS_TOKEN_SECONDS, BATCH_SIZE, CONFIGURATIONS, IssuerEndpoints
+from ec_issuer.oid4vci.model import (
+    OFFER_SCHEME,
+    PRE_AUTHORIZED_GRANT,
+    AccessGrant,
+    Award,
+    Delivery,
+    Offer,
+    OfferState,
+    TxCodeSpec,
+)
+from ec_issuer.oid4vci.ports import OfferStore
+from ec_issuer.oid4vci.proofs import InvalidProof, ProofWindow, ProvenHolder, verify_jwt_proof
+
+NONCE_SECONDS = 300
+TX_CODE_FREE_ATTEMPTS = 5
+TX_CODE_LOCKOUT = timedelta(seconds=30)  # doubled with each further wrong code
+NOTIFICATION_EVENTS = frozenset({"credential_accepted", "credential_failure", "credential_deleted"})
+_TEXT_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: the learner types it
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedOffer:
+    offer: Offer
+    document: dict[str, Any]  # the credential offer object
+    offer_uri: str  # credential_offer_uri
+    link_by_reference: str
+    link_by_value: str
+    tx_code: str | None  # returned once, for the operator to send the learner out of band
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialResponse:
+    body: dict[str, Any]
+
+
+class Oid4vciIssuer:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        store: OfferStore,
+        issuing: CredentialIssuer,
+        endpoints: IssuerEndpoints,
+        clock: Clock,
+        ids: IdGenerator,
+        secret: bytes,
+        proof_window: ProofWindow | None = None,
+    ) -> None:
+        self._uow = uow
+        self._store = store
+        self._issuing = issuing
+        self.endpoints = endpoints
+        self._clock = clock
+        self._ids = ids
+        self._secret = secret
+        self._proof_window = proof_window or ProofWindow()
+
+    # --- offers (admin) -------------------------------------------------------------------------------
+
+    def create_offer(self, client: ApiClient, command: CreateOffer) -> CreatedOffer:
+        awards = checked_awards(command)
+        with self._uow() as uow:
+            issuer = require_issuer_for(uow, client, command.issuer, "/issuer")
+            if not client.may_use_issuer(issuer.slug):
+                raise Forbidden(f"client may not issue for issuer '{issuer.slug}'")
+            for _, credential in awards:
+                achievement_id = _achievement_id(credential)
+                if not client.may_issue_achievement(achievement_id):
+                    raise Forbidden(f"client may not issue achievement '{achievement_id}'")
+        now = self._clock.now()
+        offer_id = self._ids.new_id()
+        tx_code = _new_tx_code(command.tx_code.length, command.tx_code.input_mode) if command.tx_code else None
+        offer = Offer(
+            id=offer_id,
+            issuer_slug=issuer.slug,
+            client_id=client.id,
+            reference=secrets.token_urlsafe(24),
+            awards=tuple(
+                Award(f"{offer_id}/{position}", configuration, credential)
+                for position, (configuration, credential) in enumerate(awards)
+            ),
+            code_hash=_sha256(self._pre_authorized_code(offer_id)),
+            tx_code=(
+                TxCodeSpec(command.tx_code.input_mode, command.tx_code.length, command.tx_code.description)
+                if command.tx_code
+                else None
+            ),
+            tx_code_hash=self._tx_code_hash(offer_id, tx_code) if tx_code else None,
+            state=OfferState.CREATED,
+            created_at=now,
+            expires_at=now + timedelta(seconds=command.expires_in),
+        )
+        self._store.add_offer(offer, events.offer_created(self._ids, self._clock, offer, issuer.did))
+        return self._created(offer, tx_code)
+
+    def offer_for(self, client: ApiClient, offer_id: str) -> Offer:
+        offer = self._store.offer(offer_id)
+        if offer is None or not client.may_use_issuer(offer.issuer_slug):
+            raise NotFound("no such offer")
+        return offer
+
+    def offer_document(self, slug: str, reference: str) -> dict[str, Any]:
+        """The offer by reference: the same document on every GET until the offer expires (wallets fetch twice)."""
+        offer = self._store.offer_by_reference(reference)
+        if offer is None or offer.issuer_slug != slug or offer.state_at(self._clock.now()) is OfferState.EXPIRED:
+            raise NotFound("no such offer, or it has expired")
+        return self._document(offer)
+
+    def created(self, offer: Offer) -> CreatedOffer:
+        return self._created(offer, None)
+
+    # --- token endpoint --------------------------------------------------------------------------------
+
+    def exchange(self, slug: str, form: Mapping[str, str]) -> dict[str, Any]:
+        grant_type = form.get("grant_type")
+        if grant_type != PRE_AUTHORIZED_GRANT:
+            raise ProtocolError("unsupported_grant_type", f"grant_type must be {PRE_AUTHORIZED_GRANT}")
+        code = form.get("pre-authorized_code")
+        if not code:
+            raise invalid_request("pre-authorized_code is missing")
+        now = self._clock.now()
+        offer = self._store.offer_by_code(_sha256(code))
+        if offer is None or offer.issuer_slug != slug:
+            raise invalid_grant("unknown pre-authorized code")
+        if now >= offer.expires_at:
+            raise invalid_grant("the pre-authorized code has expired")
+        if offer.code_redeemed_at is not None:
+            raise invalid_grant("the pre-authorized code has already been used")
+        self._check_tx_code(offer, form.get("tx_code"), now)
+        token = secrets.token_urlsafe(32)
+        grant = AccessGrant(offer.id, now + timedelta(seconds=ACCESS_TOKEN_SECONDS))
+        event = events.token_issued(self._ids, self._clock, offer, self._issuer_id(offer))
+        if not self._store.redeem_code(offer.id, now, _sha256(token), grant, event):
+            raise invalid_grant("the pre-authorized code has already been used")
+        return {"access_token": token, "token_type": "Bearer", "expires_in": ACCESS_TOKEN_SECONDS}
+
+    def _check_tx_code(self, offer: Offer, given: str | None, now: datetime) -> None:
+        if offer.tx_code_hash is None:
+            if given is not None:
+                raise invalid_request("this offer has no transaction code; do not send tx_code")
+            return
+        if not given:
+            raise invalid_request("tx_code is missing: this offer needs the transaction code sent to the learner")
+        if offer.tx_retry_after is not None and now < offer.tx_retry_after:
+            wait = int((offer.tx_retry_after - now).total_seconds()) + 1
+            raise invalid_grant(f"too many wrong transaction codes; try again in {wait} s")
+        if hmac.compare_digest(self._tx_code_hash(offer.id, given), offer.tx_code_hash):
+            return
+        failures = offer.tx_failures + 1
+        over = failures - TX_CODE_FREE_ATTEMPTS
+        retry_after = now + TX_CODE_LOCKOUT * (2 ** min(over, 16)) if over >= 0 else None
+        self._store.record_tx_failure(offer.id, failures, retry_after)
+        raise invalid_grant("wrong transaction code")
+
+    # --- nonce endpoint --------------------------------------------------------------------------------
+
+    def new_nonce(self) -> str:
+        nonce = secrets.token_urlsafe(24)
+        self._store.add_nonce(nonce, self._clock.now() + timedelta(seconds=NONCE_SECONDS))
+        return nonce
+
+    # --- credential endpoint ---------------------------------------------------------------------------
+
+    def request_credential(self, slug: str, token: str | None, body: Any) -> CredentialResponse:
+        offer = self._offer_of_token(slug, token)
+        request = _json_object(body)
+        if request is None:
+            raise invalid_credential_request("the credential request must be a JSON object")
+        award = self._award_for(offer, request)
+        configuration = CONFIGURATIONS[award.configuration_id]
+        holders = self._holders(offer, request.get("proofs"))
+        client = self._client(offer)
+        issued: list[IssuedCredential] = []
+        for holder in holders:
+            command = IssueCredential.model_validate(
+                {
+                    **award.request,
+                    "issuer": offer.issuer_slug,
+                    "recipient": {"did": holder.did},
+                    "format": configuration.securing,
+                }
+            )
+            try:
+                issued.append(self._issuing.issue(client, command).credential)
+            except Forbidden as exc:
+                raise ProtocolError("credential_request_denied", str(exc)) from None
+            except DomainError as exc:
+                raise ProtocolError("credential_request_denied", f"the award cannot be issued: {exc}") from None
+        notification_id = secrets.token_urlsafe(18)
+        now = self._clock.now()
+        delivery = Delivery(notification_id, offer.id, award.id, tuple(c.id for c in issued), now)
+        delivered = events.credentials_delivered(
+            self._ids, self._clock, offer, delivery, award.configuration_id, self._issuer_id(offer)
+        )
+        self._store.record_delivery(delivery, [delivered])
+        return CredentialResponse(
+            {
+                "credentials": [{"credential": _wire_form(credential)} for credential in issued],
+                "notification_id": notification_id,
+            }
+        )
+
+    def _award_for(self, offer: Offer, request: dict[str, Any]) -> Award:
+        configuration_id = request.get("credential_configuration_id")
+        identifier = request.get("credential_identifier")
+        if (configuration_id is None) == (identifier is None):
+            raise invalid_credential_request("give exactly one of credential_configuration_id or credential_identifier")
+        if identifier is not None:
+            award = next((a for a in offer.awards if a.id == identifier), None)
+            if award is None:
+                raise ProtocolError("unknown_credential_identifier", "no such credential_identifier in this offer")
+            return award
+        if not isinstance(configuration_id, str) or configuration_id not in CONFIGURATIONS:
+            raise ProtocolError("unknown_credential_configuration", "unknown credential_configuration_id")
+        candidates = [a for a in offer.awards if a.configuration_id == configuration_id]
+        if not candidates:
+            raise ProtocolError("unknown_credential_configuration", "this configuration was not offered")
+        # Several awards in one configuration are handed out in turn, then again from the first
+        # (a wallet may ask again, say after losing a credential; earlier credentials stay valid).
+        return candidates[self._store.deliveries_in(offer.id, {a.id for a in candidates}) % len(candidates)]
+
+    def _holders(self, offer: Offer, value: object) -> list[ProvenHolder]:
+        if value is None:
+            raise invalid_proof("proofs is missing: the credential is bound to a key the wallet must prove")
+        proofs = _json_object(value)
+        if proofs is None or len(proofs) != 1:
+            raise invalid_credential_request("proofs must be an object with exactly one proof type")
+        jwts: object = proofs.get("jwt")
+        if jwts is None:
+            raise invalid_proof("only the jwt proof type is supported")
+        if not isinstance(jwts, list) or not jwts:
+            raise invalid_credential_request("proofs.jwt must be a non-empty array")
+        tokens = cast(list[object], jwts)
+        if len(tokens) > BATCH_SIZE:
+            raise invalid_credential_request(f"at most {BATCH_SIZE} proofs in one request")
+        now = self._clock.now()
+        holders: list[ProvenHolder] = []
+        for position, jwt in enumerate(tokens):
+            try:
+                holders.append(
+                    verify_jwt_proof(jwt, issuer_id=self._issuer_id(offer), now=now, window=self._proof_window)
+                )
+            except InvalidProof as exc:
+                raise invalid_proof(f"proof {position}: {exc}") from None
+        nonces = {holder.nonce for holder in holders}
+        if None in nonces:
+            raise invalid_proof("every proof must carry the c_nonce from the nonce endpoint")
+        # All proofs of a batch share one nonce; it is used up once, after every proof has been checked.
+        for nonce in nonces:
+            if nonce is None or not self._store.consume_nonce(nonce, now):
+                raise ProtocolError("invalid_nonce", "the c_nonce is unknown, used or expired; fetch a new one")
+        return holders
+
+    # --- notification endpoint -------------------------------------------------------------------------
+
+    def notify(self, slug: str, token: str | None, body: Any) -> None:
+        offer = self._offer_of_token(slug, token)
+        notification = _json_object(body)
+        if notification is None:
+            raise ProtocolError("invalid_notification_request", "the notification must be a JSON object")
+        notification_id: object = notification.get("notification_id")
+        event: object = notification.get("event")
+        if not isinstance(notification_id, str) or not isinstance(event, str) or event not in NOTIFICATION_EVENTS:
+            raise ProtocolError(
+                "invalid_notification_request",
+                f"give a notification_id and an event, one of {', '.join(sorted(NOTIFICATION_EVENTS))}",
+            )
+        delivery = self._store.delivery(notification_id)
+        if delivery is None or delivery.offer_id != offer.id:
+            raise ProtocolError("invalid_notification_id", "no such notification_id for this access token")
+        outbox_event = events.notification_received(
+            self._ids,
+            self._clock,
+            offer,
+            delivery,
+            str(event),
+            self._issuer_id(offer),  # pyright: ignore[reportUnknownArgumentType]
+        )
+        # The wallet's word changes nothing about the credentials; a repeat is answered alike and not recorded.
+        self._store.record_notification(notification_id, str(event), self._clock.now(), outbox_event)  # pyright: ignore[reportUnknownArgumentType]
+
+    # --- deferred endpoint ------------------------------------------------------------------------------
+
+    def deferred(self, slug: str, token: str | None, body: object) -> None:
+        """No award is deferred yet (every credential request is answered at once), so no transaction_id
+        exists: after the token is checked, every request is an unknown transaction."""
+        self._offer_of_token(slug, token)
+        request = _json_object(body)
+        if request is None or not isinstance(request.get("transaction_id"), str):
+            raise invalid_credential_request("give the transaction_id of a deferred credential")
+        raise ProtocolError("invalid_transaction_id", "unknown transaction_id")
+
+    def link_by_reference(self, slug: str, reference: str) -> str:
+        offer_uri = self.endpoints.offer_uri(slug, reference)
+        return f"{OFFER_SCHEME}?credential_offer_uri={quote(offer_uri, safe='')}"
+
+    # --- shared ----------------------------------------------------------------------------------------
+
+    def _offer_of_token(self, slug: str, token: str | None) -> Offer:
+        if not token:
+            raise InvalidToken("an access token is required (Authorization: Bearer)")
+        grant = self._store.grant(_sha256(token))
+        if grant is None or self._clock.now() >= grant.expires_at:
+            raise InvalidToken("the access token is unknown or has expired")
+        offer = self._store.offer(grant.offer_id)
+        if offer is None or offer.issuer_slug != slug:
+            raise InvalidToken("the access token is not for this credential issuer")
+        return offer
+
+    def _client(self, offer: Offer) -> ApiClient:
+        with self._uow() as uow:
+            client = uow.clients.get(offer.client_id)
+        if client is None or client.disabled:
+            raise ProtocolError("credential_request_denied", "the offer's issuing client no longer exists")
+        return client
+
+    def _issuer_id(self, offer: Offer) -> str:
+        return self.endpoints.issuer_id(offer.issuer_slug)
+
+    def _document(self, offer: Offer) -> dict[str, Any]:
+        grant: dict[str, Any] = {"pre-authorized_code": self._pre_authorized_code(offer.id)}
+        if offer.tx_code is not None:
+            grant["tx_code"] = offer.tx_code.as_offer()
+        return {
+            "credential_issuer": self._issuer_id(offer),
+            "credential_configuration_ids": offer.configuration_ids,
+            "grants": {PRE_AUTHORIZED_GRANT: grant},
+        }
+
+    def _created(self, offer: Offer, tx_code: str | None) -> CreatedOffer:
+        document = self._document(offer)
+        offer_uri = self.endpoints.offer_uri(offer.issuer_slug, offer.reference)
+        return CreatedOffer(
+            offer=offer,
+            document=document,
+            offer_uri=offer_uri,
+            link_by_reference=self.link_by_reference(offer.issuer_slug, offer.reference),
+            link_by_value=f"{OFFER_SCHEME}?credential_offer={quote(dumps(document).decode(), safe='')}",
+            tx_code=tx_code,
+        )
+
+    def _pre_authorized_code(self, offer_id: str) -> str:
+        return b64url_encode(hmac.new(self._secret, f"pre-authorized-code:{offer_id}".encode(), "sha256").digest())
+
+    def _tx_code_hash(self, offer_id: str, tx_code: str) -> str:
+        return hmac.new(self._secret, f"tx-code:{offer_id}:{tx_code}".encode(), "sha256").hexdigest()
+
+
+def _wire_form(credential: IssuedCredential) -> str | dict[str, Any]:
+    """jwt_vc_json: the compact JWS; ldp_vc: the credential object with its embedded proof."""
+    if credential.jws is not None:
+        return credential.jws
+    return loads(credential.payload)
+
+
+def _json_object(value: object) -> dict[str, Any] | None:
+    return cast(dict[str, Any], value) if isinstance(value, dict) else None
+
+
+def _achievement_id(credential: dict[str, Any]) -> str | None:
+    achievement = _json_object(credential.get("achievement"))
+    found: object = achievement.get("id") if achievement is not None else None
+    return found if isinstance(found, str) else None
+
+
+def _new_tx_code(length: int, input_mode: str) -> str:
+    alphabet = "0123456789" if input_mode == "numeric" else _TEXT_ALPHABET
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def _sha256(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()

@@ -1,0 +1,212 @@
+"""SQLAlchemy Core implementation of the OID4VCI offer store; every method is one short transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Row, case, delete, func, insert, select, update
+
+from ec_issuer.events.model import OutboxEvent
+from ec_issuer.oid4vci.model import AccessGrant, Award, Delivery, Offer, OfferState, TxCodeSpec
+from ec_issuer.storage.outbox import outbox_row
+from ec_issuer.storage.tables import (
+    oid4vci_access_tokens,
+    oid4vci_deliveries,
+    oid4vci_nonces,
+    oid4vci_offers,
+    outbox_events,
+)
+
+_offers = oid4vci_offers
+_deliveries = oid4vci_deliveries
+
+
+class SqlOfferStore:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def add_offer(self, offer: Offer, event: OutboxEvent) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(insert(_offers).values(_offer_row(offer)))
+            _record(connection, [event])
+
+    def offer(self, offer_id: str) -> Offer | None:
+        return self._one_offer(_offers.c.id == offer_id)
+
+    def offer_by_reference(self, reference: str) -> Offer | None:
+        return self._one_offer(_offers.c.reference == reference)
+
+    def offer_by_code(self, code_hash: str) -> Offer | None:
+        return self._one_offer(_offers.c.code_hash == code_hash)
+
+    def record_tx_failure(self, offer_id: str, failures: int, retry_after: datetime | None) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(
+                update(_offers).where(_offers.c.id == offer_id).values(tx_failures=failures, tx_retry_after=retry_after)
+            )
+
+    def redeem_code(
+        self, offer_id: str, now: datetime, token_hash: str, grant: AccessGrant, event: OutboxEvent
+    ) -> bool:
+        with self._engine.begin() as connection:
+            redeemed = connection.execute(
+                update(_offers)
+                .where(_offers.c.id == offer_id, _offers.c.code_redeemed_at.is_(None))
+                .values(code_redeemed_at=now, state=OfferState.TOKEN_ISSUED.value)
+            )
+            if redeemed.rowcount != 1:
+                return False  # a concurrent request redeemed it first
+            connection.execute(
+                insert(oid4vci_access_tokens).values(
+                    token_hash=token_hash, offer_id=grant.offer_id, expires_at=grant.expires_at
+                )
+            )
+            _record(connection, [event])
+        return True
+
+    def grant(self, token_hash: str) -> AccessGrant | None:
+        with self._engine.connect() as connection:
+            row = connection.execute(
+                select(oid4vci_access_tokens).where(oid4vci_access_tokens.c.token_hash == token_hash)
+            ).first()
+        return AccessGrant(row.offer_id, row.expires_at) if row is not None else None
+
+    def add_nonce(self, nonce: str, expires_at: datetime) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(insert(oid4vci_nonces).values(nonce=nonce, expires_at=expires_at))
+
+    def consume_nonce(self, nonce: str, now: datetime) -> bool:
+        with self._engine.begin() as connection:
+            used = connection.execute(
+                delete(oid4vci_nonces).where(oid4vci_nonces.c.nonce == nonce, oid4vci_nonces.c.expires_at > now)
+            )
+            return used.rowcount == 1
+
+    def record_delivery(self, delivery: Delivery, events: list[OutboxEvent]) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(
+                insert(_deliveries).values(
+                    notification_id=delivery.notification_id,
+                    offer_id=delivery.offer_id,
+                    award_id=delivery.award_id,
+                    credential_ids=list(delivery.credential_ids),
+                    delivered_at=delivery.delivered_at,
+                )
+            )
+            connection.execute(
+                update(_offers)
+                .where(_offers.c.id == delivery.offer_id)
+                .values(
+                    credentials_issued=_offers.c.credentials_issued + len(delivery.credential_ids),
+                    state=_not_notified_yet(),
+                )
+            )
+            _record(connection, events)
+
+    def delivery(self, notification_id: str) -> Delivery | None:
+        with self._engine.connect() as connection:
+            row = connection.execute(
+                select(_deliveries).where(_deliveries.c.notification_id == notification_id)
+            ).first()
+        if row is None:
+            return None
+        return Delivery(
+            row.notification_id, row.offer_id, row.award_id, tuple(row.credential_ids), row.delivered_at, row.event
+        )
+
+    def deliveries_in(self, offer_id: str, award_ids: set[str]) -> int:
+        with self._engine.connect() as connection:
+            return connection.execute(
+                select(func.count()).where(_deliveries.c.offer_id == offer_id, _deliveries.c.award_id.in_(award_ids))
+            ).scalar_one()
+
+    def record_notification(self, notification_id: str, event: str, now: datetime, outbox_event: OutboxEvent) -> bool:
+        with self._engine.begin() as connection:
+            first = connection.execute(
+                update(_deliveries)
+                .where(_deliveries.c.notification_id == notification_id, _deliveries.c.notified_at.is_(None))
+                .values(event=event, notified_at=now)
+                .returning(_deliveries.c.offer_id)
+            ).first()
+            if first is None:
+                return False
+            connection.execute(
+                update(_offers)
+                .where(_offers.c.id == first.offer_id)
+                .values(state=OfferState.NOTIFIED.value, notification_event=event)
+            )
+            _record(connection, [outbox_event])
+        return True
+
+    def _one_offer(self, condition: Any) -> Offer | None:
+        with self._engine.connect() as connection:
+            row = connection.execute(select(_offers).where(condition)).first()
+        return _offer(row) if row is not None else None
+
+
+def _not_notified_yet() -> Any:
+    """credential_issued, unless the wallet has notified already: a later delivery does not undo that."""
+    return case(
+        (_offers.c.state == OfferState.NOTIFIED.value, OfferState.NOTIFIED.value),
+        else_=OfferState.CREDENTIAL_ISSUED.value,
+    )
+
+
+def _record(connection: Connection, events: list[OutboxEvent]) -> None:
+    if events:
+        connection.execute(insert(outbox_events), [outbox_row(event) for event in events])
+
+
+def _offer_row(offer: Offer) -> dict[str, Any]:
+    return {
+        "id": offer.id,
+        "issuer_slug": offer.issuer_slug,
+        "client_id": offer.client_id,
+        "reference": offer.reference,
+        "code_hash": offer.code_hash,
+        "tx_code": (
+            {
+                "input_mode": offer.tx_code.input_mode,
+                "length": offer.tx_code.length,
+                "description": offer.tx_code.description,
+            }
+            if offer.tx_code
+            else None
+        ),
+        "tx_code_hash": offer.tx_code_hash,
+        "awards": [
+            {"id": award.id, "configuration_id": award.configuration_id, "request": award.request}
+            for award in offer.awards
+        ],
+        "state": offer.state.value,
+        "created_at": offer.created_at,
+        "expires_at": offer.expires_at,
+        "code_redeemed_at": offer.code_redeemed_at,
+        "tx_failures": offer.tx_failures,
+        "tx_retry_after": offer.tx_retry_after,
+        "credentials_issued": offer.credentials_issued,
+        "notification_event": offer.notification_event,
+    }
+
+
+def _offer(row: Row[Any]) -> Offer:
+    tx_code = row.tx_code
+    return Offer(
+        id=row.id,
+        issuer_slug=row.issuer_slug,
+        client_id=row.client_id,
+        reference=row.reference,
+        awards=tuple(Award(a["id"], a["configuration_id"], a["request"]) for a in row.awards),
+        code_hash=row.code_hash,
+        tx_code=TxCodeSpec(tx_code["input_mode"], tx_code["length"], tx_code["description"]) if tx_code else None,
+        tx_code_hash=row.tx_code_hash,
+        state=OfferState(row.state),
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        code_redeemed_at=row.code_redeemed_at,
+        tx_failures=row.tx_failures,
+        tx_retry_after=row.tx_retry_after,
+        credentials_issued=row.credentials_issued,
+        notification_event=row.notification_event,
+    )
