@@ -146,9 +146,7 @@ def offer_created(ids: IdGenerator, clock: Clock, offer: Offer, issuer_did: str)
 
 def token_issued(ids: IdGenerator, clock: Clock, offer: Offer, issuer_id: str) -> OutboxEvent:
     """A wallet redeemed the offer's pre-authorized code for an access token."""
-    return new_event(
-        ids, clock, type_=OFFER_REDEEMED, source=issuer_id, subject=offer.id, data={"offerId": offer.id}
-    )
+    return new_event(ids, clock, type_=OFFER_REDEEMED, source=issuer_id, subject=offer.id, data={"offerId": offer.id})
 
 
 def credentials_delivered(
