@@ -25,6 +25,8 @@ from ec_issuer.issuers.commands import CreateIssuer
 from ec_issuer.keys.model import Algorithm
 from ec_issuer.storage.tables import outbox_events
 from tests.e2e.node_wallet import run_wallet
+from tests.e2e.test_di_independent_verifier import node_verify_di
+from tests.e2e.test_independent_verification import node_verify
 from tests.support import award_body, make_settings
 
 ALL_BINDINGS = [(binding, alg) for binding in ("jwk", "did:jwk", "did:key") for alg in ("ES256", "EdDSA")]
@@ -119,6 +121,9 @@ def test_every_holder_binding_and_proof_algorithm(deployment: Deployment, bindin
     verified = deployment.verify(credential)
     assert verified["verified"] is True, verified
     assert verified["credential"]["credentialSubject"]["id"] == answer["holders"][0]["did"]
+    # An independent verifier (npm jose), given only the issuer's published JWK Set, agrees.
+    [independent] = node_verify(f"{deployment.url}/issuers/acme/jwks.json", [credential])
+    assert independent["ok"] is True, independent
 
 
 def test_offer_by_value_with_a_transaction_code(deployment: Deployment) -> None:
@@ -156,6 +161,12 @@ def test_data_integrity_credentials_as_ldp_vc(deployment: Deployment) -> None:
     assert proofs[0]["cryptosuite"] == "eddsa-rdfc-2022"
     verified = deployment.verify(credential)
     assert verified["verified"] is True, verified
+    # The Digital Bazaar stack, given the issuer's published DID document and status list, agrees.
+    documents = {credential["issuer"]["id"]: deployment.client.get("/issuers/acme/did.json").json()}
+    status_list = credential["credentialStatus"]["statusListCredential"]
+    documents[status_list] = deployment.client.get(status_list, headers={"Accept": "application/json"}).json()
+    [independent] = node_verify_di([credential], documents)
+    assert independent["ok"] is True, independent
 
 
 def test_the_access_token_serves_a_second_credential_request(deployment: Deployment) -> None:
