@@ -15,7 +15,6 @@ from ec_issuer.bootstrap import Container
 from ec_issuer.core.encoding import b64url_encode, dumps
 from ec_issuer.keys.jwk import public_jwk
 from ec_issuer.oid4vci.commands import CreateOffer
-from ec_issuer.oid4vci.metadata import DEFAULT_CONFIGURATION
 from ec_issuer.oid4vci.model import PRE_AUTHORIZED_GRANT
 from tests.support import award_body
 
@@ -52,14 +51,23 @@ class Holder:
 
 
 def redeem_an_offer(container: Container, client: ApiClient, issuer_slug: str = "acme") -> None:
-    """An offer (with a transaction code) taken all the way: token, credential, delivery; and a nonce left over."""
+    """An offer (with a transaction code) taken all the way: token, a credential delivered, a deferred one
+    waiting; and a nonce left over."""
     award = {k: v for k, v in award_body().items() if k not in ("issuer", "recipient")}
-    command = CreateOffer.model_validate({"issuer": issuer_slug, "awards": [{"credential": award}], "tx_code": {}})
+    command = CreateOffer.model_validate(
+        {
+            "issuer": issuer_slug,
+            "awards": [{"credential": award}, {"credential": award, "deferred": True}],
+            "tx_code": {},
+        }
+    )
     made = container.oid4vci.create_offer(client, command)
     code = made.document["grants"][PRE_AUTHORIZED_GRANT]["pre-authorized_code"]
     form = {"grant_type": PRE_AUTHORIZED_GRANT, "pre-authorized_code": code, "tx_code": made.tx_code or ""}
     access = container.oid4vci.exchange(issuer_slug, form)["access_token"]
-    proof = Holder().proof(container.oid4vci.new_nonce(), audience=container.oid4vci.endpoints.issuer_id(issuer_slug))
-    request = {"credential_configuration_id": DEFAULT_CONFIGURATION, "proofs": {"jwt": [proof]}}
-    container.oid4vci.request_credential(issuer_slug, access, request)
+    audience = container.oid4vci.endpoints.issuer_id(issuer_slug)
+    for award_ref in made.offer.awards:
+        proof = Holder().proof(container.oid4vci.new_nonce(), audience=audience)
+        request = {"credential_identifier": award_ref.id, "proofs": {"jwt": [proof]}}
+        container.oid4vci.request_credential(issuer_slug, access, request)
     container.oid4vci.new_nonce()

@@ -124,6 +124,7 @@ def build(
         clock,
         ids,
         derive_secret(settings.keystore_secret, "oid4vci"),
+        deferred_notification_id=settings.oid4vci_deferred_notification_id,
     )
     return Container(
         settings=settings,

@@ -82,6 +82,9 @@ class Settings:
     nats_subject_prefix: str = "ec-issuer"
     rabbitmq_exchange: str = "ec-issuer.events"
     relay_in_service: bool = False  # each worker also runs a relay (needs EVENT_BROKER)
+    # OID4VCI 1.0 §9.2 sends notification_id with deferred credentials; oid4vc-ts 0.4.x (Credo, Paradym)
+    # rejects exactly that (openwallet-foundation-labs/oid4vc-ts#245). Off: left out for such wallets.
+    oid4vci_deferred_notification_id: bool = True
     rabbitmq_url: str = field(default="amqp://guest:guest@127.0.0.1:5672/", repr=False)
 
     @property
@@ -185,6 +188,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, mode: str | None 
         nats_subject_prefix=env.get("NATS_SUBJECT_PREFIX", "ec-issuer"),
         rabbitmq_exchange=env.get("RABBITMQ_EXCHANGE", "ec-issuer.events"),
         relay_in_service=_flag(env.get("RELAY_IN_SERVICE"), default=False),
+        oid4vci_deferred_notification_id=_flag(env.get("OID4VCI_DEFERRED_NOTIFICATION_ID"), default=True),
         rabbitmq_url=_secret(env, "RABBITMQ_URL") or "amqp://guest:guest@127.0.0.1:5672/",
     )
 

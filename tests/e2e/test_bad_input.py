@@ -422,6 +422,11 @@ CASES = [
     ),
     pytest.param(Bad(422, "/tx_code/length", json=offer(tx_code={"length": 40}), path=OFFERS), id="offer-tx-too-long"),
     pytest.param(Bad(422, "/expires_in", json=offer(expires_in=10**9), path=OFFERS), id="offer-lives-too-long"),
+    pytest.param(
+        Bad(422, "/awards/0/deferred", json=offer(awards=[offer_award(deferred="yes")]), path=OFFERS),
+        id="offer-deferred-as-text",
+    ),
+    pytest.param(Bad(404, json={}, path="/api/v1/offers/no-such-offer/release"), id="offer-release-unknown"),
     pytest.param(Bad(422, "/issuer", json=offer(issuer="nobody"), path=OFFERS), id="offer-unknown-issuer"),
     pytest.param(get("/api/v1/offers/" + "x" * 65, 404), id="offer-id-too-long"),
 ]

@@ -360,6 +360,44 @@ def test_notifications_are_idempotent_and_checked(wallet: Wallet) -> None:
     assert json_of(wallet.http.get(f"/api/v1/offers/{offer['id']}", headers=wallet.auth))["state"] == "notified"
 
 
+def test_a_deferred_award_waits_for_its_release_and_is_delivered_once(wallet: Wallet, clock: SettableClock) -> None:
+    award = award_body()
+    del award["issuer"], award["recipient"]
+    offer = wallet.offer(awards=[{"credential": award, "deferred": True}])
+    token = wallet.access_token(offer)
+    holder = Holder("EdDSA")
+    body = {"credential_configuration_id": CONFIGURATION, "proofs": {"jwt": [holder.proof(wallet.nonce())]}}
+    accepted = wallet.credential(token, body)
+    assert accepted.status_code == 202, accepted.get_data(as_text=True)
+    assert accepted.headers["Cache-Control"] == "no-store"
+    transaction = json_of(accepted)
+    assert set(transaction) == {"transaction_id", "interval"}
+
+    def ask(access: str = token, transaction_id: str = transaction["transaction_id"]) -> Any:
+        return wallet.http.post(
+            "/issuers/acme/oid4vci/deferred",
+            json={"transaction_id": transaction_id},
+            headers={"Authorization": f"Bearer {access}"},
+        )
+
+    waiting = ask()
+    assert waiting.status_code == 202
+    assert json_of(waiting) == transaction  # the same transaction_id while it waits
+    other_token = wallet.access_token(wallet.offer())
+    assert error_of(ask(access=other_token)) == "invalid_transaction_id"  # not this token's transaction
+    released = wallet.http.post(f"/api/v1/offers/{offer['id']}/release", headers=wallet.auth)
+    assert released.status_code == 200 and json_of(released)["releasedAt"]
+    clock.advance(timedelta(hours=2))  # long after the access token's 5 minutes: a pickup is still honoured
+    ready = ask()
+    assert ready.status_code == 200, ready.get_data(as_text=True)
+    [entry] = json_of(ready)["credentials"]
+    assert _subject_of(entry["credential"]) == did_jwk_for(holder.jwk)
+    assert json_of(ready)["notification_id"]  # OID4VCI 1.0 §9.2, unless OID4VCI_DEFERRED_NOTIFICATION_ID=false
+    assert error_of(ask()) == "invalid_transaction_id"  # delivered once
+    # Only the deferred endpoint honours an expired token; the credential endpoint does not.
+    assert error_of(wallet.credential(token, body), 401) == "invalid_token"
+
+
 def test_deferred_endpoint_knows_no_transaction(wallet: Wallet) -> None:
     token = wallet.access_token(wallet.offer())
     response = wallet.http.post(

@@ -99,6 +99,17 @@ def get_offer(offer_id: str) -> Response:
     return json_response(_offer_out(offer, _issuer().created(offer)))
 
 
+@admin.post("/<string(maxlength=64):offer_id>/release")
+@admin.auth_required(bearer_auth)
+@admin.doc(
+    summary="Release an offer's deferred awards",
+    description="Wallets waiting at the deferred credential endpoint get the credentials at their next request.",
+)
+def release_offer(offer_id: str) -> Response:
+    offer = _issuer().release(caller(), offer_id)
+    return json_response(_offer_out(offer, _issuer().created(offer)))
+
+
 def _created_out(created: CreatedOffer) -> dict[str, Any]:
     body = _offer_out(created.offer, created)
     if created.tx_code is not None:
@@ -115,11 +126,13 @@ def _offer_out(offer: Offer, links: CreatedOffer) -> dict[str, Any]:
         "state": offer.state_at(now).value,
         "credentialIssuer": issuer.endpoints.issuer_id(offer.issuer_slug),
         "credentialConfigurationIds": offer.configuration_ids,
-        "awards": [{"id": a.id, "configuration": a.configuration_id} for a in offer.awards],
+        "awards": [{"id": a.id, "configuration": a.configuration_id, "deferred": a.deferred} for a in offer.awards],
         "createdAt": offer.created_at,
         "expiresAt": offer.expires_at,
         "credentialsIssued": offer.credentials_issued,
         "notification": offer.notification_event,
+        "deferredAwards": sum(1 for a in offer.awards if a.deferred),
+        "releasedAt": offer.released_at,
         "offer": links.document,
         "offerUri": links.offer_uri,
         "offerLink": links.link_by_reference,
@@ -211,16 +224,16 @@ def nonce(slug: str) -> Response:
 def credential(slug: str) -> Response:
     _known_issuer(slug)
     answer = _issuer().request_credential(slug, _access_token(), _protocol_json())
-    return json_response(answer.body, headers=NO_STORE)
+    return json_response(answer.body, answer.status, NO_STORE)
 
 
 @wallet.post(f"/issuers/{_SLUG}/oid4vci/deferred")
-@wallet.doc(summary="Deferred credential endpoint (no award is deferred yet: every transaction_id is unknown)")
+@wallet.doc(summary="Deferred credential endpoint: 202 while the award waits for its release, then the credentials")
 @_protocol_errors
 def deferred(slug: str) -> Response:
     _known_issuer(slug)
-    _issuer().deferred(slug, _access_token(), _protocol_json())
-    raise AssertionError("deferred() answers with an error while no award is deferred")
+    answer = _issuer().deferred(slug, _access_token(), _protocol_json())
+    return json_response(answer.body, answer.status, NO_STORE)
 
 
 @wallet.post(f"/issuers/{_SLUG}/oid4vci/notification")

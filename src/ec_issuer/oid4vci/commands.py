@@ -34,6 +34,11 @@ class AwardRequest(_Strict):
     credential: dict[str, Any] = Field(
         description="The fields of an Open Badges IssueCredential request, without issuer, recipient and format"
     )
+    deferred: bool = Field(
+        default=False,
+        description="Sign only once the offer is released (POST /api/v1/offers/{id}/release); until then the "
+        "wallet gets a transaction_id and asks again at the deferred credential endpoint",
+    )
 
 
 class CreateOffer(_Strict):
@@ -43,9 +48,8 @@ class CreateOffer(_Strict):
     expires_in: int = Field(default=86_400, ge=60, le=30 * 86_400, description="Seconds the offer stays redeemable")
 
 
-def checked_awards(command: CreateOffer) -> list[tuple[str, dict[str, Any]]]:
-    """Each award's configuration and credential fields, validated as the credential they will become."""
-    checked: list[tuple[str, dict[str, Any]]] = []
+def checked_awards(command: CreateOffer) -> list[AwardRequest]:
+    """The awards, each validated as the credential it will become."""
     errors: list[FieldError] = []
     for position, award in enumerate(command.awards):
         pointer = f"/awards/{position}"
@@ -62,10 +66,9 @@ def checked_awards(command: CreateOffer) -> list[tuple[str, dict[str, Any]]]:
             )
         except ValidationError as exc:
             errors += [e for e in field_errors(exc, ("awards", position, "credential")) if not _redemption_field(e)]
-        checked.append((award.configuration, award.credential))
     if errors:
         raise InvalidInput("the offer is not valid", errors)
-    return checked
+    return command.awards
 
 
 def _redemption_field(error: FieldError) -> bool:

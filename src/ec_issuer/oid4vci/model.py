@@ -44,6 +44,9 @@ class Award:
     id: str
     configuration_id: str
     request: dict[str, Any]  # IssueCredential fields, less `recipient` (the holder's DID) and `format`
+    # A deferred award is signed only once the operator releases the offer: until then the wallet gets a
+    # transaction_id (OID4VCI §9) and asks again at the deferred credential endpoint.
+    deferred: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +67,7 @@ class Offer:
     tx_retry_after: datetime | None = None
     credentials_issued: int = 0
     notification_event: str | None = None
+    released_at: datetime | None = None  # when the operator released its deferred awards
 
     @property
     def configuration_ids(self) -> list[str]:
@@ -97,3 +101,15 @@ class Delivery:
     credential_ids: tuple[str, ...]
     delivered_at: datetime
     event: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeferredTransaction:
+    """A credential request for a deferred award: the holders it proved, waiting for the award's release."""
+
+    id: str
+    offer_id: str
+    award_id: str
+    holder_dids: tuple[str, ...]
+    created_at: datetime
+    delivered_at: datetime | None = None

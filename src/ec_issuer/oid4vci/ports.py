@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Protocol
 
 from ec_issuer.events.model import OutboxEvent
-from ec_issuer.oid4vci.model import AccessGrant, Delivery, Offer
+from ec_issuer.oid4vci.model import AccessGrant, DeferredTransaction, Delivery, Offer
 
 
 class OfferStore(Protocol):
@@ -35,9 +35,17 @@ class OfferStore(Protocol):
         """Use a live nonce up; False when it is unknown, used or expired."""
         ...
 
-    def record_delivery(self, delivery: Delivery, events: list[OutboxEvent]) -> None:
-        """Store a credential response; the offer's state becomes credential_issued unless already notified."""
+    def record_delivery(self, delivery: Delivery, events: list[OutboxEvent], transaction_id: str | None = None) -> bool:
+        """Store a credential response; the offer's state becomes credential_issued unless already notified.
+        With a transaction_id, also mark that deferred transaction delivered, unless it already was (False,
+        and nothing is stored)."""
         ...
+
+    def add_transaction(self, transaction: DeferredTransaction) -> None: ...
+
+    def transaction(self, transaction_id: str) -> DeferredTransaction | None: ...
+
+    def release(self, offer_id: str, now: datetime) -> None: ...
 
     def delivery(self, notification_id: str) -> Delivery | None: ...
 

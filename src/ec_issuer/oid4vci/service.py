@@ -42,6 +42,7 @@ from ec_issuer.oid4vci.model import (
     PRE_AUTHORIZED_GRANT,
     AccessGrant,
     Award,
+    DeferredTransaction,
     Delivery,
     Offer,
     OfferState,
@@ -53,6 +54,8 @@ from ec_issuer.oid4vci.proofs import InvalidProof, ProofWindow, ProvenHolder, ve
 NONCE_SECONDS = 300
 TX_CODE_FREE_ATTEMPTS = 5
 TX_CODE_LOCKOUT = timedelta(seconds=30)  # doubled with each further wrong code
+DEFERRED_INTERVAL_SECONDS = 5  # how long a wallet should wait before asking again
+DEFERRED_PICKUP = timedelta(days=30)
 NOTIFICATION_EVENTS = frozenset({"credential_accepted", "credential_failure", "credential_deleted"})
 _TEXT_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: the learner types it
 
@@ -70,6 +73,7 @@ class CreatedOffer:
 @dataclass(frozen=True, slots=True)
 class CredentialResponse:
     body: dict[str, Any]
+    status: int = 200  # 202 for a deferred credential
 
 
 class Oid4vciIssuer:
@@ -83,6 +87,8 @@ class Oid4vciIssuer:
         ids: IdGenerator,
         secret: bytes,
         proof_window: ProofWindow | None = None,
+        *,
+        deferred_notification_id: bool = True,
     ) -> None:
         self._uow = uow
         self._store = store
@@ -92,6 +98,7 @@ class Oid4vciIssuer:
         self._ids = ids
         self._secret = secret
         self._proof_window = proof_window or ProofWindow()
+        self._deferred_notification_id = deferred_notification_id
 
     # --- offers (admin) -------------------------------------------------------------------------------
 
@@ -101,8 +108,8 @@ class Oid4vciIssuer:
             issuer = require_issuer_for(uow, client, command.issuer, "/issuer")
             if not client.may_use_issuer(issuer.slug):
                 raise Forbidden(f"client may not issue for issuer '{issuer.slug}'")
-            for _, credential in awards:
-                achievement_id = _achievement_id(credential)
+            for award in awards:
+                achievement_id = _achievement_id(award.credential)
                 if not client.may_issue_achievement(achievement_id):
                     raise Forbidden(f"client may not issue achievement '{achievement_id}'")
         now = self._clock.now()
@@ -114,8 +121,8 @@ class Oid4vciIssuer:
             client_id=client.id,
             reference=secrets.token_urlsafe(24),
             awards=tuple(
-                Award(f"{offer_id}/{position}", configuration, credential)
-                for position, (configuration, credential) in enumerate(awards)
+                Award(f"{offer_id}/{position}", award.configuration, award.credential, award.deferred)
+                for position, award in enumerate(awards)
             ),
             code_hash=_sha256(self._pre_authorized_code(offer_id)),
             tx_code=(
@@ -205,16 +212,27 @@ class Oid4vciIssuer:
         if request is None:
             raise invalid_credential_request("the credential request must be a JSON object")
         award = self._award_for(offer, request)
-        configuration = CONFIGURATIONS[award.configuration_id]
         holders = self._holders(offer, request.get("proofs"))
+        dids = tuple(holder.did for holder in holders)
+        if award.deferred and offer.released_at is None:
+            transaction = DeferredTransaction(secrets.token_urlsafe(24), offer.id, award.id, dids, self._clock.now())
+            self._store.add_transaction(transaction)
+            return CredentialResponse({"transaction_id": transaction.id, "interval": DEFERRED_INTERVAL_SECONDS}, 202)
+        return self._deliver(offer, award, dids)
+
+    def _deliver(
+        self, offer: Offer, award: Award, holder_dids: tuple[str, ...], transaction: DeferredTransaction | None = None
+    ) -> CredentialResponse:
+        """Sign the award for each holder, record the delivery (and settle the transaction), answer 200."""
+        configuration = CONFIGURATIONS[award.configuration_id]
         client = self._client(offer)
         issued: list[IssuedCredential] = []
-        for holder in holders:
+        for did in holder_dids:
             command = IssueCredential.model_validate(
                 {
                     **award.request,
                     "issuer": offer.issuer_slug,
-                    "recipient": {"did": holder.did},
+                    "recipient": {"did": did},
                     "format": configuration.securing,
                 }
             )
@@ -225,18 +243,16 @@ class Oid4vciIssuer:
             except DomainError as exc:
                 raise ProtocolError("credential_request_denied", f"the award cannot be issued: {exc}") from None
         notification_id = secrets.token_urlsafe(18)
-        now = self._clock.now()
-        delivery = Delivery(notification_id, offer.id, award.id, tuple(c.id for c in issued), now)
+        delivery = Delivery(notification_id, offer.id, award.id, tuple(c.id for c in issued), self._clock.now())
         delivered = events.credentials_delivered(
             self._ids, self._clock, offer, delivery, award.configuration_id, self._issuer_id(offer)
         )
-        self._store.record_delivery(delivery, [delivered])
-        return CredentialResponse(
-            {
-                "credentials": [{"credential": _wire_form(credential)} for credential in issued],
-                "notification_id": notification_id,
-            }
-        )
+        if not self._store.record_delivery(delivery, [delivered], transaction.id if transaction else None):
+            raise ProtocolError("invalid_transaction_id", "this transaction_id has already been redeemed")
+        body: dict[str, Any] = {"credentials": [{"credential": _wire_form(credential)} for credential in issued]}
+        if transaction is None or self._deferred_notification_id:
+            body["notification_id"] = notification_id
+        return CredentialResponse(body)
 
     def _award_for(self, offer: Offer, request: dict[str, Any]) -> Award:
         configuration_id = request.get("credential_configuration_id")
@@ -319,14 +335,28 @@ class Oid4vciIssuer:
 
     # --- deferred endpoint ------------------------------------------------------------------------------
 
-    def deferred(self, slug: str, token: str | None, body: object) -> None:
-        """No award is deferred yet (every credential request is answered at once), so no transaction_id
-        exists: after the token is checked, every request is an unknown transaction."""
-        self._offer_of_token(slug, token)
+    def deferred(self, slug: str, token: str | None, body: object) -> CredentialResponse:
+        """The deferred credential endpoint: 202 with the same transaction_id while the award waits for its
+        release, then 200 with the credentials, once; after that the transaction_id is unknown."""
+        offer = self._offer_of_token(slug, token, deferred_pickup=True)
         request = _json_object(body)
-        if request is None or not isinstance(request.get("transaction_id"), str):
+        transaction_id: object = request.get("transaction_id") if request is not None else None
+        if not isinstance(transaction_id, str):
             raise invalid_credential_request("give the transaction_id of a deferred credential")
-        raise ProtocolError("invalid_transaction_id", "unknown transaction_id")
+        transaction = self._store.transaction(transaction_id)
+        if transaction is None or transaction.offer_id != offer.id or transaction.delivered_at is not None:
+            raise ProtocolError("invalid_transaction_id", "unknown or already redeemed transaction_id")
+        if offer.released_at is None:
+            return CredentialResponse({"transaction_id": transaction.id, "interval": DEFERRED_INTERVAL_SECONDS}, 202)
+        award = next(a for a in offer.awards if a.id == transaction.award_id)
+        return self._deliver(offer, award, transaction.holder_dids, transaction)
+
+    def release(self, client: ApiClient, offer_id: str) -> Offer:
+        """Let the offer's deferred awards be signed: waiting wallets get them at their next deferred request."""
+        offer = self.offer_for(client, offer_id)
+        if offer.released_at is None:
+            self._store.release(offer.id, self._clock.now())
+        return self.offer_for(client, offer_id)
 
     def link_by_reference(self, slug: str, reference: str) -> str:
         offer_uri = self.endpoints.offer_uri(slug, reference)
@@ -334,11 +364,15 @@ class Oid4vciIssuer:
 
     # --- shared ----------------------------------------------------------------------------------------
 
-    def _offer_of_token(self, slug: str, token: str | None) -> Offer:
+    def _offer_of_token(self, slug: str, token: str | None, *, deferred_pickup: bool = False) -> Offer:
         if not token:
             raise InvalidToken("an access token is required (Authorization: Bearer)")
         grant = self._store.grant(_sha256(token))
-        if grant is None or self._clock.now() >= grant.expires_at:
+        # A deferred credential is asked for with the token of the original request (§9.1), which may come
+        # hours later than a 5-minute token lives; for that endpoint alone, and only together with a pending
+        # transaction_id (a second secret), the token is honoured for DEFERRED_PICKUP after it was issued.
+        valid_until = grant.expires_at + DEFERRED_PICKUP if grant is not None and deferred_pickup else None
+        if grant is None or self._clock.now() >= (valid_until or grant.expires_at):
             raise InvalidToken("the access token is unknown or has expired")
         offer = self._store.offer(grant.offer_id)
         if offer is None or offer.issuer_slug != slug:

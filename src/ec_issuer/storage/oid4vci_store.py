@@ -8,13 +8,14 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Row, case, delete, func, insert, select, update
 
 from ec_issuer.events.model import OutboxEvent
-from ec_issuer.oid4vci.model import AccessGrant, Award, Delivery, Offer, OfferState, TxCodeSpec
+from ec_issuer.oid4vci.model import AccessGrant, Award, DeferredTransaction, Delivery, Offer, OfferState, TxCodeSpec
 from ec_issuer.storage.outbox import outbox_row
 from ec_issuer.storage.tables import (
     oid4vci_access_tokens,
     oid4vci_deliveries,
     oid4vci_nonces,
     oid4vci_offers,
+    oid4vci_transactions,
     outbox_events,
 )
 
@@ -83,8 +84,16 @@ class SqlOfferStore:
             )
             return used.rowcount == 1
 
-    def record_delivery(self, delivery: Delivery, events: list[OutboxEvent]) -> None:
+    def record_delivery(self, delivery: Delivery, events: list[OutboxEvent], transaction_id: str | None = None) -> bool:
         with self._engine.begin() as connection:
+            if transaction_id is not None:
+                settled = connection.execute(
+                    update(oid4vci_transactions)
+                    .where(oid4vci_transactions.c.id == transaction_id, oid4vci_transactions.c.delivered_at.is_(None))
+                    .values(delivered_at=delivery.delivered_at)
+                )
+                if settled.rowcount != 1:
+                    return False  # another request picked it up first
             connection.execute(
                 insert(_deliveries).values(
                     notification_id=delivery.notification_id,
@@ -103,6 +112,36 @@ class SqlOfferStore:
                 )
             )
             _record(connection, events)
+        return True
+
+    def add_transaction(self, transaction: DeferredTransaction) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(
+                insert(oid4vci_transactions).values(
+                    id=transaction.id,
+                    offer_id=transaction.offer_id,
+                    award_id=transaction.award_id,
+                    holder_dids=list(transaction.holder_dids),
+                    created_at=transaction.created_at,
+                )
+            )
+
+    def transaction(self, transaction_id: str) -> DeferredTransaction | None:
+        with self._engine.connect() as connection:
+            row = connection.execute(
+                select(oid4vci_transactions).where(oid4vci_transactions.c.id == transaction_id)
+            ).first()
+        if row is None:
+            return None
+        return DeferredTransaction(
+            row.id, row.offer_id, row.award_id, tuple(row.holder_dids), row.created_at, row.delivered_at
+        )
+
+    def release(self, offer_id: str, now: datetime) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(
+                update(_offers).where(_offers.c.id == offer_id, _offers.c.released_at.is_(None)).values(released_at=now)
+            )
 
     def delivery(self, notification_id: str) -> Delivery | None:
         with self._engine.connect() as connection:
@@ -176,7 +215,12 @@ def _offer_row(offer: Offer) -> dict[str, Any]:
         ),
         "tx_code_hash": offer.tx_code_hash,
         "awards": [
-            {"id": award.id, "configuration_id": award.configuration_id, "request": award.request}
+            {
+                "id": award.id,
+                "configuration_id": award.configuration_id,
+                "request": award.request,
+                "deferred": award.deferred,
+            }
             for award in offer.awards
         ],
         "state": offer.state.value,
@@ -187,6 +231,7 @@ def _offer_row(offer: Offer) -> dict[str, Any]:
         "tx_retry_after": offer.tx_retry_after,
         "credentials_issued": offer.credentials_issued,
         "notification_event": offer.notification_event,
+        "released_at": offer.released_at,
     }
 
 
@@ -197,7 +242,7 @@ def _offer(row: Row[Any]) -> Offer:
         issuer_slug=row.issuer_slug,
         client_id=row.client_id,
         reference=row.reference,
-        awards=tuple(Award(a["id"], a["configuration_id"], a["request"]) for a in row.awards),
+        awards=tuple(Award(a["id"], a["configuration_id"], a["request"], a.get("deferred", False)) for a in row.awards),
         code_hash=row.code_hash,
         tx_code=TxCodeSpec(tx_code["input_mode"], tx_code["length"], tx_code["description"]) if tx_code else None,
         tx_code_hash=row.tx_code_hash,
@@ -209,4 +254,5 @@ def _offer(row: Row[Any]) -> Offer:
         tx_retry_after=row.tx_retry_after,
         credentials_issued=row.credentials_issued,
         notification_event=row.notification_event,
+        released_at=row.released_at,
     )

@@ -248,6 +248,7 @@ oid4vci_offers = Table(
     Column("tx_retry_after", UtcDateTime),
     Column("credentials_issued", Integer, nullable=False, default=0),
     Column("notification_event", String(32)),
+    Column("released_at", UtcDateTime),
 )
 oid4vci_access_tokens = Table(
     "oid4vci_access_tokens",
@@ -272,4 +273,14 @@ oid4vci_deliveries = Table(
     Column("delivered_at", UtcDateTime, nullable=False),
     Column("event", String(32)),
     Column("notified_at", UtcDateTime),
+)
+oid4vci_transactions = Table(
+    "oid4vci_transactions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("offer_id", String(64), nullable=False, index=True),
+    Column("award_id", String(128), nullable=False),
+    Column("holder_dids", JsonText, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("delivered_at", UtcDateTime),
 )

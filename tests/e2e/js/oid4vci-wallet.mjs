@@ -12,7 +12,10 @@
 //    "batch": <n>?,                                proofs (one fresh key each) in the one credential request (1)
 //    "configurationId": "<id>"?,                   default: the offer's first credential_configuration_ids entry
 //    "notify": "credential_accepted" | "credential_failure" | "credential_deleted"?,
-//    "requestTwice": true?}                        a second credential request, same access token, fresh nonce
+//    "requestTwice": true?,                        a second credential request, same access token, fresh nonce
+//    "release": {"url", "authorization"}?}          for a deferred credential (202 + transaction_id): ask the
+//                                                   deferred endpoint once, POST to url (the operator's release,
+//                                                   with that Authorization header), then ask again
 //
 // Answer:
 //   {"credentialIssuer", "configurationId", "format", "metadataVersion" ("V1", "Draft15", ...),
@@ -101,7 +104,21 @@ function parseRequest(text) {
   if (notify !== undefined && !NOTIFICATION_EVENTS.includes(notify)) {
     throw new WalletError(`"notify" must be one of ${NOTIFICATION_EVENTS.join(", ")}`);
   }
-  return { offer, txCode, binding, alg, batch, configurationId, notify, requestTwice: request.requestTwice === true };
+  const release = request.release;
+  if (release !== undefined && (typeof release?.url !== "string" || typeof release?.authorization !== "string")) {
+    throw new WalletError(`"release" must be {"url", "authorization"}`);
+  }
+  return {
+    offer,
+    txCode,
+    binding,
+    alg,
+    batch,
+    configurationId,
+    notify,
+    release,
+    requestTwice: request.requestTwice === true,
+  };
 }
 
 // --- holder keys ----------------------------------------------------------------------------------------------
@@ -332,7 +349,30 @@ async function flow(client, request, holders, http) {
       proofs: { jwt: proofJwts },
     }),
   );
-  const notificationId = credentialResponse.notification_id ?? null;
+  let notificationId = credentialResponse.notification_id ?? null;
+  let delivered = credentialResponse;
+  let deferral = null;
+  if (credentialResponse.transaction_id !== undefined) {
+    // Deferred (OID4VCI 1.0 §9): ask once while the award waits, let the operator release it (the test's
+    // stand-in for a person approving), then ask again with the same access token and transaction_id.
+    const transactionId = credentialResponse.transaction_id;
+    const pending = await step("deferred", () =>
+      client.retrieveDeferredCredentials({ issuerMetadata, accessToken, transactionId }),
+    );
+    deferral = { transactionId, interval: credentialResponse.interval ?? null, pending: pending.deferredCredentialResponse };
+    if (request.release !== undefined) {
+      const released = await fetch(request.release.url, {
+        method: "POST",
+        headers: { Authorization: request.release.authorization },
+      });
+      deferral.releaseStatus = released.status;
+      const ready = await step("deferred", () =>
+        client.retrieveDeferredCredentials({ issuerMetadata, accessToken, transactionId }),
+      );
+      delivered = ready.deferredCredentialResponse;
+      notificationId = delivered.notification_id ?? null;
+    }
+  }
 
   const answer = {
     credentialIssuer: issuerMetadata.credentialIssuer.credential_issuer,
@@ -340,7 +380,8 @@ async function flow(client, request, holders, http) {
     format: configuration?.format ?? null,
     metadataVersion: issuerMetadata.originalDraftVersion ?? null,
     credentialOffer,
-    credentials: credentialValues(credentialResponse),
+    credentials: credentialValues(delivered),
+    deferral,
     notificationId,
     notificationSent: false,
     holders: holders.map(({ did, didUrl, publicJwk }) => ({ did, didUrl, jwk: publicJwk })),
