@@ -125,6 +125,7 @@ def build(
         ids,
         derive_secret(settings.keystore_secret, "oid4vci"),
         deferred_notification_id=settings.oid4vci_deferred_notification_id,
+        token_c_nonce=settings.oid4vci_token_c_nonce,
     )
     return Container(
         settings=settings,

@@ -85,6 +85,7 @@ class Settings:
     # OID4VCI 1.0 §9.2 sends notification_id with deferred credentials; oid4vc-ts 0.4.x (Credo, Paradym)
     # rejects exactly that (openwallet-foundation-labs/oid4vc-ts#245). Off: left out for such wallets.
     oid4vci_deferred_notification_id: bool = True
+    oid4vci_token_c_nonce: bool = False  # draft-13 wallets: a c_nonce in the token response too
     rabbitmq_url: str = field(default="amqp://guest:guest@127.0.0.1:5672/", repr=False)
 
     @property
@@ -189,6 +190,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, mode: str | None 
         rabbitmq_exchange=env.get("RABBITMQ_EXCHANGE", "ec-issuer.events"),
         relay_in_service=_flag(env.get("RELAY_IN_SERVICE"), default=False),
         oid4vci_deferred_notification_id=_flag(env.get("OID4VCI_DEFERRED_NOTIFICATION_ID"), default=True),
+        oid4vci_token_c_nonce=_flag(env.get("OID4VCI_TOKEN_C_NONCE"), default=False),
         rabbitmq_url=_secret(env, "RABBITMQ_URL") or "amqp://guest:guest@127.0.0.1:5672/",
     )
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import io
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -19,14 +21,17 @@ from flask.testing import FlaskClient
 from PIL import Image
 
 from ec_issuer.access.commands import CreateClient
-from ec_issuer.bootstrap import Container
+from ec_issuer.api.app import create_app
+from ec_issuer.bootstrap import Container, build
 from ec_issuer.core.encoding import b64url_decode, loads
+from ec_issuer.issuers.commands import CreateIssuer
 from ec_issuer.issuers.model import Issuer
 from ec_issuer.keys.did_key import did_key_for, verification_method_id
+from ec_issuer.keys.model import Algorithm
 from ec_issuer.oid4vci.proofs import did_jwk_for
 from tests.conftest import json_of
 from tests.oid4vci_support import ISSUER_ID, Holder
-from tests.support import SettableClock, award_body
+from tests.support import SettableClock, award_body, make_settings
 
 PRE_AUTH = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
 CONFIGURATION = "OpenBadgeCredential_jwt_vc_json"
@@ -408,3 +413,61 @@ def test_deferred_endpoint_knows_no_transaction(wallet: Wallet) -> None:
 
 def _subject_of(jws: str) -> str:
     return loads(b64url_decode(jws.split(".")[1]))["credentialSubject"]["id"]
+
+
+# --- draft-13 compatibility -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def draft13_wallet(database_url: str, tmp_path: Path) -> Iterator[Wallet]:
+    """A deployment with OID4VCI_TOKEN_C_NONCE=true, as for wallets on draft 13."""
+    container = build(make_settings(database_url, tmp_path, oid4vci_token_c_nonce=True))
+    acme = container.issuers.create(CreateIssuer(slug="acme", name="ACME University", url="https://acme.example"))
+    container.keys.generate(acme, Algorithm.ES256)
+    token = "draft13-admin-token-" + "x" * 32
+    container.access.ensure_bootstrap_client(token)
+    app = create_app(container)
+    app.testing = False
+    yield Wallet(app.test_client(), {"Authorization": f"Bearer {token}"})
+    container.engine.dispose()
+
+
+def test_a_draft13_wallet_gets_its_c_nonce_from_the_token_and_its_credential_in_the_old_shape(
+    draft13_wallet: Wallet,
+) -> None:
+    wallet = draft13_wallet
+    response = wallet.token(wallet.offer())
+    assert response.status_code == 200
+    answer = json_of(response)
+    assert answer["c_nonce"] and answer["c_nonce_expires_in"] == 300
+    holder = Holder()
+    request = {
+        "format": "jwt_vc_json",
+        "credential_definition": {"type": ["VerifiableCredential", "OpenBadgeCredential"]},
+        "proof": {"proof_type": "jwt", "jwt": holder.proof(answer["c_nonce"])},
+    }
+    first = wallet.credential(answer["access_token"], request)
+    assert first.status_code == 200, first.get_data(as_text=True)
+    body = json_of(first)
+    assert set(body) == {"credential", "c_nonce", "c_nonce_expires_in", "notification_id"}
+    assert _subject_of(body["credential"]) == did_jwk_for(holder.jwk)
+    # The c_nonce of the answer serves the next request, as draft 13 has it.
+    again = {**request, "proof": {"proof_type": "jwt", "jwt": holder.proof(body["c_nonce"])}}
+    assert wallet.credential(answer["access_token"], again).status_code == 200
+
+
+def test_draft13_requests_for_what_we_do_not_issue(wallet: Wallet) -> None:
+    token = wallet.access_token(wallet.offer())
+    assert "c_nonce" not in json_of(wallet.token(wallet.offer()))  # 1.0 by default: the nonce endpoint
+    proof = {"proof_type": "jwt", "jwt": Holder().proof(wallet.nonce())}
+    cases = {
+        "unsupported_credential_format": {"format": "mso_mdoc", "proof": proof},
+        "unsupported_credential_type": {
+            "format": "jwt_vc_json",
+            "credential_definition": {"type": ["VerifiableCredential", "UniversityDegree"]},
+            "proof": proof,
+        },
+        "invalid_proof": {"format": "jwt_vc_json", "proof": {"proof_type": "cwt", "cwt": "x"}},
+    }
+    for expected, request in cases.items():
+        assert error_of(wallet.credential(token, request)) == expected, request

@@ -27,6 +27,7 @@ from ec_issuer.credentials.issuing import CredentialIssuer
 from ec_issuer.credentials.model import IssuedCredential
 from ec_issuer.events import catalogue as events
 from ec_issuer.issuers.service import require_issuer_for
+from ec_issuer.oid4vci import draft13
 from ec_issuer.oid4vci.commands import CreateOffer, checked_awards
 from ec_issuer.oid4vci.errors import (
     InvalidToken,
@@ -89,6 +90,7 @@ class Oid4vciIssuer:
         proof_window: ProofWindow | None = None,
         *,
         deferred_notification_id: bool = True,
+        token_c_nonce: bool = False,
     ) -> None:
         self._uow = uow
         self._store = store
@@ -99,6 +101,7 @@ class Oid4vciIssuer:
         self._secret = secret
         self._proof_window = proof_window or ProofWindow()
         self._deferred_notification_id = deferred_notification_id
+        self._token_c_nonce = token_c_nonce
 
     # --- offers (admin) -------------------------------------------------------------------------------
 
@@ -177,7 +180,10 @@ class Oid4vciIssuer:
         event = events.token_issued(self._ids, self._clock, offer, self._issuer_id(offer))
         if not self._store.redeem_code(offer.id, now, _sha256(token), grant, event):
             raise invalid_grant("the pre-authorized code has already been used")
-        return {"access_token": token, "token_type": "Bearer", "expires_in": ACCESS_TOKEN_SECONDS}
+        answer: dict[str, Any] = {"access_token": token, "token_type": "Bearer", "expires_in": ACCESS_TOKEN_SECONDS}
+        if self._token_c_nonce:  # draft 13 handed the first c_nonce out here; 1.0 has the nonce endpoint
+            answer |= {"c_nonce": self.new_nonce(), "c_nonce_expires_in": NONCE_SECONDS}
+        return answer
 
     def _check_tx_code(self, offer: Offer, given: str | None, now: datetime) -> None:
         if offer.tx_code_hash is None:
@@ -211,6 +217,12 @@ class Oid4vciIssuer:
         request = _json_object(body)
         if request is None:
             raise invalid_credential_request("the credential request must be a JSON object")
+        if draft13.is_draft13(request):
+            answer = self._credential_response(offer, draft13.translate(request))
+            return CredentialResponse(draft13.response(answer.body, self.new_nonce(), NONCE_SECONDS), answer.status)
+        return self._credential_response(offer, request)
+
+    def _credential_response(self, offer: Offer, request: dict[str, Any]) -> CredentialResponse:
         award = self._award_for(offer, request)
         holders = self._holders(offer, request.get("proofs"))
         dids = tuple(holder.did for holder in holders)
