@@ -327,6 +327,37 @@ def test_a_nonce_is_used_up_by_one_credential_request(wallet: Wallet) -> None:
     assert error_of(wallet.credential(token, body)) == "invalid_nonce"
 
 
+def test_a_nonce_that_is_not_ours_or_has_expired_is_refused(wallet: Wallet, clock: SettableClock) -> None:
+    token = wallet.access_token(wallet.offer())
+    nonce = wallet.nonce()
+    payload, _, mac = nonce.partition(".")
+    forged = payload[:-2] + ("AA" if payload[-2:] != "AA" else "BB") + "." + mac  # another expiry or randomness
+    for bad in (forged, payload, nonce + "x"):
+        body = {"credential_configuration_id": CONFIGURATION, "proofs": {"jwt": [Holder().proof(bad)]}}
+        assert error_of(wallet.credential(token, body)) == "invalid_nonce", bad
+    stale = wallet.nonce()
+    clock.advance(timedelta(seconds=301))
+    fresh_token = wallet.access_token(wallet.offer())
+    proof = Holder().proof(stale, iat=int(time.time()) + 301)  # the wallet's clock agrees with ours
+    body = {"credential_configuration_id": CONFIGURATION, "proofs": {"jwt": [proof]}}
+    assert error_of(wallet.credential(fresh_token, body)) == "invalid_nonce"
+
+
+def test_purge_forgets_used_nonces_and_tokens_once_expired(
+    wallet: Wallet, container: Container, clock: SettableClock
+) -> None:
+    token = wallet.access_token(wallet.offer())
+    nonce = wallet.nonce()
+    body = {"credential_configuration_id": CONFIGURATION, "proofs": {"jwt": [Holder().proof(nonce)]}}
+    assert wallet.credential(token, body).status_code == 200
+    assert container.oid4vci.purge() == 0  # the used nonce is remembered while it could still be replayed
+    assert error_of(wallet.credential(token, body)) == "invalid_nonce"
+    clock.advance(timedelta(seconds=301))
+    assert container.oid4vci.purge() == 1  # the nonce; the token stays for deferred pickups
+    clock.advance(timedelta(days=31))
+    assert container.oid4vci.purge() == 1  # the token
+
+
 def test_did_key_and_did_jwk_holders_are_the_credential_subject(wallet: Wallet) -> None:
     token = wallet.access_token(wallet.offer())
     for alg in ("ES256", "EdDSA"):

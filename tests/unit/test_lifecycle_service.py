@@ -133,7 +133,7 @@ def test_the_periodic_sweep_runs_until_stopped(services: FakeServices, operator:
     now = services.clock.now()
     credential = issue(services, operator, validUntil=(now + timedelta(minutes=1)).isoformat())
     services.clock.set(now + timedelta(minutes=2))
-    schedule = PeriodicSweep(services.expiry, interval=0.01)
+    schedule = PeriodicSweep(services.expiry.run, interval=0.01)
     schedule.start()
     try:
         deadline = time.monotonic() + 5
@@ -143,4 +143,4 @@ def test_the_periodic_sweep_runs_until_stopped(services: FakeServices, operator:
     finally:
         schedule.stop()
     with pytest.raises(ValueError, match="positive"):
-        PeriodicSweep(services.expiry, interval=0)
+        PeriodicSweep(services.expiry.run, interval=0)

@@ -18,7 +18,8 @@ def create() -> APIFlask:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     container = build(settings)
     if settings.expiry_sweep_seconds > 0:
-        PeriodicSweep(container.expiry, settings.expiry_sweep_seconds).start()
+        PeriodicSweep(container.expiry.run, settings.expiry_sweep_seconds).start()
+        PeriodicSweep(container.oid4vci.purge, settings.expiry_sweep_seconds, name="OID4VCI purge").start()
     if settings.relay_in_service:
         publisher = event_publisher(settings)
         relay = OutboxRelay(container.outbox, publisher, container.clock)

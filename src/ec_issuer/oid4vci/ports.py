@@ -29,10 +29,12 @@ class OfferStore(Protocol):
 
     def grant(self, token_hash: str) -> AccessGrant | None: ...
 
-    def add_nonce(self, nonce: str, expires_at: datetime) -> None: ...
+    def use_nonce(self, nonce: str, expires_at: datetime) -> bool:
+        """Note a nonce as used until it expires; False when it was used before."""
+        ...
 
-    def consume_nonce(self, nonce: str, now: datetime) -> bool:
-        """Use a live nonce up; False when it is unknown, used or expired."""
+    def purge(self, now: datetime, tokens_before: datetime) -> int:
+        """Delete used nonces that have expired and access tokens that expired before `tokens_before`."""
         ...
 
     def record_delivery(self, delivery: Delivery, events: list[OutboxEvent], transaction_id: str | None = None) -> bool:

@@ -13,12 +13,12 @@ import hmac
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 from urllib.parse import quote
 
 from ec_issuer.access.model import ApiClient
-from ec_issuer.core.encoding import b64url_encode, dumps, loads
+from ec_issuer.core.encoding import b64url_decode, b64url_encode, dumps, loads
 from ec_issuer.core.errors import DomainError, Forbidden, NotFound
 from ec_issuer.core.ports import Clock, IdGenerator
 from ec_issuer.core.unit_of_work import UnitOfWorkFactory
@@ -206,9 +206,32 @@ class Oid4vciIssuer:
     # --- nonce endpoint --------------------------------------------------------------------------------
 
     def new_nonce(self) -> str:
-        nonce = secrets.token_urlsafe(24)
-        self._store.add_nonce(nonce, self._clock.now() + timedelta(seconds=NONCE_SECONDS))
-        return nonce
+        """A c_nonce that carries its own expiry under our MAC: handing one out writes nothing, so the
+        unauthenticated nonce endpoint cannot be used to fill the database. Only a used nonce is stored,
+        until it expires, to refuse its second use."""
+        expires = int(self._clock.now().timestamp()) + NONCE_SECONDS
+        payload = expires.to_bytes(8, "big") + secrets.token_bytes(16)
+        return f"{b64url_encode(payload)}.{b64url_encode(self._nonce_mac(payload))}"
+
+    def _use_nonce(self, nonce: str, now: datetime) -> bool:
+        """True for a nonce of ours that has not expired and was not used before; it is used up now."""
+        encoded, _, mac = nonce.partition(".")
+        try:
+            payload, given = b64url_decode(encoded), b64url_decode(mac)
+        except ValueError:
+            return False
+        if len(payload) != 24 or not hmac.compare_digest(given, self._nonce_mac(payload)):
+            return False
+        expires_at = datetime.fromtimestamp(int.from_bytes(payload[:8], "big"), UTC)
+        return now < expires_at and self._store.use_nonce(encoded, expires_at)
+
+    def _nonce_mac(self, payload: bytes) -> bytes:
+        return hmac.new(self._secret, b"c-nonce:" + payload, "sha256").digest()[:16]
+
+    def purge(self) -> int:
+        """Forget what has expired: used nonces, access tokens past any deferred pickup. Rows removed."""
+        now = self._clock.now()
+        return self._store.purge(now, now - DEFERRED_PICKUP)
 
     # --- credential endpoint ---------------------------------------------------------------------------
 
@@ -313,7 +336,7 @@ class Oid4vciIssuer:
             raise invalid_proof("every proof must carry the c_nonce from the nonce endpoint")
         # All proofs of a batch share one nonce; it is used up once, after every proof has been checked.
         for nonce in nonces:
-            if nonce is None or not self._store.consume_nonce(nonce, now):
+            if nonce is None or not self._use_nonce(nonce, now):
                 raise ProtocolError("invalid_nonce", "the c_nonce is unknown, used or expired; fetch a new one")
         return holders
 

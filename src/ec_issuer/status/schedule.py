@@ -1,27 +1,29 @@
-"""Running the expiry sweep on a schedule inside the service process."""
+"""Running periodic housekeeping (the expiry sweep, purging expired OID4VCI rows) inside the service process."""
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from ec_issuer.core.errors import Unavailable
-from ec_issuer.status.service import ExpirySweep
 
 log = logging.getLogger(__name__)
 
 
 class PeriodicSweep:
-    """A daemon thread that runs the sweep every ``interval`` seconds until stopped. Every worker process
-    may run one: concurrent sweeps share the work (see ExpirySweep), so none needs electing."""
+    """A daemon thread that runs ``sweep`` (returning how many rows it changed) every ``interval`` seconds until
+    stopped. Every worker process may run one: concurrent sweeps share the work (see ExpirySweep; a purge
+    deletes what is already gone at most once), so none needs electing."""
 
-    def __init__(self, sweep: ExpirySweep, interval: float) -> None:
+    def __init__(self, sweep: Callable[[], int], interval: float, name: str = "expiry sweep") -> None:
         if interval <= 0:
             raise ValueError("the sweep interval must be positive")
         self._sweep = sweep
         self._interval = interval
+        self._name = name
         self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="expiry-sweep", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name.replace(" ", "-"), daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -33,12 +35,12 @@ class PeriodicSweep:
     def _run(self) -> None:
         while not self._stopped.wait(self._interval):
             try:
-                expired = self._sweep.run()
+                changed = self._sweep()
             except Unavailable:
-                log.warning("expiry sweep skipped: the database is unavailable; retrying in %.0f s", self._interval)
+                log.warning("%s skipped: the database is unavailable; retrying in %.0f s", self._name, self._interval)
                 continue
             except Exception:  # a bug must not end the schedule: log it and keep sweeping
-                log.exception("expiry sweep failed")
+                log.exception("%s failed", self._name)
                 continue
-            if expired:
-                log.info("expiry sweep: %d credentials expired", expired)
+            if changed:
+                log.info("%s: %d rows", self._name, changed)

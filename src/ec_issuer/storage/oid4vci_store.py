@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, case, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from ec_issuer.events.model import OutboxEvent
 from ec_issuer.oid4vci.model import AccessGrant, Award, DeferredTransaction, Delivery, Offer, OfferState, TxCodeSpec
@@ -73,16 +74,21 @@ class SqlOfferStore:
             ).first()
         return AccessGrant(row.offer_id, row.expires_at) if row is not None else None
 
-    def add_nonce(self, nonce: str, expires_at: datetime) -> None:
-        with self._engine.begin() as connection:
-            connection.execute(insert(oid4vci_nonces).values(nonce=nonce, expires_at=expires_at))
+    def use_nonce(self, nonce: str, expires_at: datetime) -> bool:
+        try:
+            with self._engine.begin() as connection:
+                connection.execute(insert(oid4vci_nonces).values(nonce=nonce, expires_at=expires_at))
+        except IntegrityError:
+            return False  # used before (the primary key says so, also between concurrent requests)
+        return True
 
-    def consume_nonce(self, nonce: str, now: datetime) -> bool:
+    def purge(self, now: datetime, tokens_before: datetime) -> int:
         with self._engine.begin() as connection:
-            used = connection.execute(
-                delete(oid4vci_nonces).where(oid4vci_nonces.c.nonce == nonce, oid4vci_nonces.c.expires_at > now)
+            nonces = connection.execute(delete(oid4vci_nonces).where(oid4vci_nonces.c.expires_at <= now))
+            tokens = connection.execute(
+                delete(oid4vci_access_tokens).where(oid4vci_access_tokens.c.expires_at < tokens_before)
             )
-            return used.rowcount == 1
+            return nonces.rowcount + tokens.rowcount
 
     def record_delivery(self, delivery: Delivery, events: list[OutboxEvent], transaction_id: str | None = None) -> bool:
         with self._engine.begin() as connection:

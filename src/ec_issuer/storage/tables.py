@@ -257,6 +257,8 @@ oid4vci_access_tokens = Table(
     Column("offer_id", String(64), nullable=False, index=True),
     Column("expires_at", UtcDateTime, nullable=False),
 )
+# Used c_nonces, kept until they expire so that none is used twice (unused ones are not stored: see
+# Oid4vciIssuer.new_nonce).
 oid4vci_nonces = Table(
     "oid4vci_nonces",
     metadata,
