@@ -52,7 +52,7 @@ class Holder:
 
 def redeem_an_offer(container: Container, client: ApiClient, issuer_slug: str = "acme") -> None:
     """An offer (with a transaction code) taken all the way: token, a credential delivered, a deferred one
-    waiting; and a nonce left over."""
+    waiting, used nonces; and an offer by authorization code, authorized."""
     award = {k: v for k, v in award_body().items() if k not in ("issuer", "recipient")}
     command = CreateOffer.model_validate(
         {
@@ -70,4 +70,20 @@ def redeem_an_offer(container: Container, client: ApiClient, issuer_slug: str = 
         proof = Holder().proof(container.oid4vci.new_nonce(), audience=audience)
         request = {"credential_identifier": award_ref.id, "proofs": {"jwt": [proof]}}
         container.oid4vci.request_credential(issuer_slug, access, request)
-    container.oid4vci.new_nonce()
+    # A second offer through the authorization code flow, as far as the code: a pushed request row.
+    by_code = CreateOffer.model_validate(
+        {"issuer": issuer_slug, "awards": [{"credential": award}], "grants": ["authorization_code"]}
+    )
+    second = container.oid4vci.create_offer(client, by_code)
+    pushed = container.oid4vci.push_authorization_request(
+        issuer_slug,
+        {
+            "response_type": "code",
+            "client_id": "wallet",
+            "redirect_uri": "https://wallet.example/cb",
+            "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            "code_challenge_method": "S256",
+            "issuer_state": second.document["grants"]["authorization_code"]["issuer_state"],
+        },
+    )
+    container.oid4vci.authorize(issuer_slug, {"client_id": "wallet", "request_uri": pushed["request_uri"]})

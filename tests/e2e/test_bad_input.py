@@ -427,6 +427,8 @@ CASES = [
         id="offer-deferred-as-text",
     ),
     pytest.param(Bad(404, json={}, path="/api/v1/offers/no-such-offer/release"), id="offer-release-unknown"),
+    pytest.param(Bad(422, "/grants/0", json=offer(grants=["implicit"]), path=OFFERS), id="offer-unknown-grant"),
+    pytest.param(Bad(422, "/grants", json=offer(grants=[]), path=OFFERS), id="offer-without-grants"),
     pytest.param(Bad(422, "/issuer", json=offer(issuer="nobody"), path=OFFERS), id="offer-unknown-issuer"),
     pytest.param(get("/api/v1/offers/" + "x" * 65, 404), id="offer-id-too-long"),
 ]

@@ -6,6 +6,8 @@ The wallet here is a few lines of Python (`cryptography`), so that each proof ca
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import time
 from collections.abc import Iterator
@@ -52,7 +54,9 @@ class Wallet:
         return json_of(response)
 
     def token(self, offer: dict[str, Any], **form: str) -> Any:
-        code = offer["offer"]["grants"][PRE_AUTH]["pre-authorized_code"]
+        grant = offer["offer"]["grants"].get(PRE_AUTH)
+        # For an offer without that grant, send its id in place of a code: the server must refuse it.
+        code = grant["pre-authorized_code"] if grant else offer["id"]
         return self.http.post(
             "/issuers/acme/oid4vci/token", data={"grant_type": PRE_AUTH, "pre-authorized_code": code, **form}
         )
@@ -122,6 +126,11 @@ def test_metadata_at_both_well_known_paths_passes_the_oidf_metadata_checks(walle
         assert PRE_AUTH in server["grant_types_supported"]
         assert server["pre-authorized_grant_anonymous_access_supported"] is True
         assert server["token_endpoint"] == ISSUER_ID + "/oid4vci/token"
+        assert server["authorization_endpoint"] == ISSUER_ID + "/oid4vci/authorize"
+        assert server["pushed_authorization_request_endpoint"] == ISSUER_ID + "/oid4vci/par"
+        assert server["require_pushed_authorization_requests"] is True
+        assert server["code_challenge_methods_supported"] == ["S256"]
+        assert server["authorization_response_iss_parameter_supported"] is True
     assert wallet.http.get("/.well-known/openid-credential-issuer/issuers/nobody").status_code == 404
 
 
@@ -203,7 +212,7 @@ def test_the_pre_authorized_code_is_single_use(wallet: Wallet) -> None:
 
 def test_token_requests_that_are_malformed(wallet: Wallet) -> None:
     offer = wallet.offer()
-    assert error_of(wallet.token(offer, grant_type="authorization_code")) == "unsupported_grant_type"
+    assert error_of(wallet.token(offer, grant_type="client_credentials")) == "unsupported_grant_type"
     no_code = wallet.http.post("/issuers/acme/oid4vci/token", data={"grant_type": PRE_AUTH})
     assert error_of(no_code) == "invalid_request"
     unknown = wallet.http.post(
@@ -502,3 +511,97 @@ def test_draft13_requests_for_what_we_do_not_issue(wallet: Wallet) -> None:
     }
     for expected, request in cases.items():
         assert error_of(wallet.credential(token, request)) == expected, request
+
+
+# --- authorization code flow ----------------------------------------------------------------------------
+
+VERIFIER = "a-code-verifier-of-forty-three-characters-or-more-0123456789"
+CHALLENGE = base64.urlsafe_b64encode(hashlib.sha256(VERIFIER.encode()).digest()).rstrip(b"=").decode()
+REDIRECT = "https://wallet.example/callback"
+
+
+def par(wallet: Wallet, issuer_state: str | None, **changes: str) -> Any:
+    form = {
+        "response_type": "code",
+        "client_id": "wallet-1",
+        "redirect_uri": REDIRECT,
+        "code_challenge": CHALLENGE,
+        "code_challenge_method": "S256",
+        "state": "s-42",
+        "scope": CONFIGURATION,
+    }
+    if issuer_state is not None:
+        form["issuer_state"] = issuer_state
+    form.update(changes)
+    return wallet.http.post("/issuers/acme/oid4vci/par", data={k: v for k, v in form.items() if v != "<drop>"})
+
+
+def authorized_code(wallet: Wallet, offer: dict[str, Any]) -> str:
+    pushed = par(wallet, offer["offer"]["grants"]["authorization_code"]["issuer_state"])
+    assert pushed.status_code == 201, pushed.get_data(as_text=True)
+    request_uri = json_of(pushed)["request_uri"]
+    answer = wallet.http.get(
+        "/issuers/acme/oid4vci/authorize", query_string={"client_id": "wallet-1", "request_uri": request_uri}
+    )
+    assert answer.status_code == 302
+    query = parse_qs(urlsplit(answer.headers["Location"]).query)
+    assert query["state"] == ["s-42"] and query["iss"] == [ISSUER_ID]
+    return query["code"][0]
+
+
+def code_token(wallet: Wallet, code: str, **changes: str) -> Any:
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "code_verifier": VERIFIER}
+    form.update(changes)
+    return wallet.http.post("/issuers/acme/oid4vci/token", data=form)
+
+
+def test_pushed_authorization_requests_must_be_well_formed(wallet: Wallet) -> None:
+    offer = wallet.offer(grants=["authorization_code"])
+    state = offer["offer"]["grants"]["authorization_code"]["issuer_state"]
+    assert error_of(par(wallet, state, code_challenge_method="plain")) == "invalid_request"
+    assert error_of(par(wallet, state, code_challenge="<drop>")) == "invalid_request"
+    assert error_of(par(wallet, state, response_type="token")) == "unsupported_response_type"
+    assert error_of(par(wallet, state, redirect_uri="not a url")) == "invalid_request"
+    assert error_of(par(wallet, None)) == "access_denied"
+    assert error_of(par(wallet, state[:-4] + "AAAA")) == "access_denied"
+    pre_authorized_only = wallet.offer()
+    assert error_of(par(wallet, pre_authorized_only["id"] + ".x")) == "access_denied"
+
+
+def test_the_authorization_endpoint_takes_pushed_requests_once(wallet: Wallet) -> None:
+    offer = wallet.offer(grants=["authorization_code"])
+    pushed = json_of(par(wallet, offer["offer"]["grants"]["authorization_code"]["issuer_state"]))
+    url = "/issuers/acme/oid4vci/authorize"
+    assert error_of(wallet.http.get(url, query_string={"client_id": "wallet-1"})) == "invalid_request"
+    other_client = {"client_id": "someone-else", "request_uri": pushed["request_uri"]}
+    assert error_of(wallet.http.get(url, query_string=other_client)) == "invalid_request"
+    mine = {"client_id": "wallet-1", "request_uri": pushed["request_uri"]}
+    assert wallet.http.get(url, query_string=mine).status_code == 302
+    assert error_of(wallet.http.get(url, query_string=mine)) == "invalid_request"  # used
+
+
+def test_the_code_needs_the_pkce_verifier_and_the_same_redirect_and_works_once(
+    wallet: Wallet, clock: SettableClock
+) -> None:
+    offer = wallet.offer(grants=["authorization_code"])
+    code = authorized_code(wallet, offer)
+    assert error_of(code_token(wallet, code, code_verifier="x" * 43)) == "invalid_grant"
+    assert error_of(code_token(wallet, code, code_verifier="short")) == "invalid_grant"
+    assert error_of(code_token(wallet, code, redirect_uri="https://evil.example/cb")) == "invalid_grant"
+    assert error_of(code_token(wallet, code, client_id="someone-else")) == "invalid_grant"
+    assert code_token(wallet, code).status_code == 200
+    assert error_of(code_token(wallet, code)) == "invalid_grant"  # the offer is redeemed
+    late = wallet.offer(grants=["authorization_code"])
+    late_code = authorized_code(wallet, late)
+    clock.advance(timedelta(seconds=61))
+    assert error_of(code_token(wallet, late_code)) == "invalid_grant"  # codes live a minute
+
+
+def test_an_offer_with_both_grants_is_redeemed_once_either_way(wallet: Wallet) -> None:
+    offer = wallet.offer(grants=["pre-authorized_code", "authorization_code"])
+    assert set(offer["offer"]["grants"]) == {PRE_AUTH, "authorization_code"}
+    code = authorized_code(wallet, offer)
+    assert wallet.token(offer).status_code == 200
+    assert error_of(code_token(wallet, code)) == "invalid_grant"
+    only_code = wallet.offer(grants=["authorization_code"])
+    assert error_of(wallet.token(only_code)) == "invalid_grant"  # it has no pre-authorized code to redeem

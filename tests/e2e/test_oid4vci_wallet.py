@@ -196,6 +196,26 @@ def test_a_deferred_award_is_picked_up_after_its_release(deployment: Deployment)
     assert answer["notificationId"] is None
 
 
+def test_authorization_code_flow_with_par_and_pkce(deployment: Deployment) -> None:
+    offer = deployment.offer(grants=["authorization_code"])
+    assert set(offer["offer"]["grants"]) == {"authorization_code"}
+    client = {"clientId": "wallet-under-test", "redirectUri": "https://wallet.example/callback"}
+    answer = run_wallet(
+        {"offer": offer["offerLink"], "authorizationCode": client, "binding": "did:jwk", "alg": "EdDSA"}
+    )
+    flow = answer["authorization"]
+    assert flow["pkce"] == "S256"
+    assert "request_uri=urn%3Aietf%3Aparams%3Aoauth%3Arequest_uri%3A" in flow["authorizationRequestUrl"]
+    assert flow["redirect"].startswith("https://wallet.example/callback?code=")
+    assert flow["state"] is None  # the library sends none; tests/e2e/test_oid4vci_protocol.py checks the echo
+    assert flow["iss"] == f"{deployment.url}/issuers/acme"
+    [credential] = answer["credentials"]
+    verified = deployment.verify(credential)
+    assert verified["verified"] is True, verified
+    assert verified["credential"]["credentialSubject"]["id"] == answer["holders"][0]["did"]
+    assert deployment.state(offer["id"]) == "credential_issued"
+
+
 def _authorization(deployment: Deployment) -> dict[str, str]:
     return {"authorization": deployment.auth["Authorization"]}
 

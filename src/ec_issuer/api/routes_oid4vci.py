@@ -201,7 +201,7 @@ def _link(slug: str, reference: str) -> str:
 
 
 @wallet.post(f"/issuers/{_SLUG}/oid4vci/token")
-@wallet.doc(summary="Token endpoint: the pre-authorized code (and tx_code) for an access token")
+@wallet.doc(summary="Token endpoint: a pre-authorized code (and tx_code), or an authorization code with PKCE")
 @_protocol_errors
 def token(slug: str) -> Response:
     _known_issuer(slug)
@@ -209,6 +209,30 @@ def token(slug: str) -> Response:
         raise invalid_request("the token request must be application/x-www-form-urlencoded")
     form = dict(request.form.items())
     return json_response(_issuer().exchange(slug, form), headers=NO_STORE)
+
+
+@wallet.post(f"/issuers/{_SLUG}/oid4vci/par")
+@wallet.doc(summary="Pushed authorization request (RFC 9126): PKCE S256 and the offer's issuer_state")
+@_protocol_errors
+def pushed_authorization_request(slug: str) -> Response:
+    _known_issuer(slug)
+    if request.mimetype != "application/x-www-form-urlencoded":
+        raise invalid_request("the pushed authorization request must be application/x-www-form-urlencoded")
+    answer = _issuer().push_authorization_request(slug, dict(request.form.items()))
+    return json_response(answer, 201, NO_STORE)
+
+
+@wallet.get(f"/issuers/{_SLUG}/oid4vci/authorize")
+@wallet.doc(
+    summary="Authorization endpoint: redirects with a code for a pushed request",
+    description="Only pushed requests (request_uri) are taken. The built-in server authorizes the offer the "
+    "request's issuer_state names; it does not authenticate a person (docs/oid4vci.md).",
+)
+@_protocol_errors
+def authorize(slug: str) -> Response:
+    _known_issuer(slug)
+    location = _issuer().authorize(slug, dict(request.args.items()))
+    return Response(status=302, headers={"Location": location, **NO_STORE})
 
 
 @wallet.post(f"/issuers/{_SLUG}/oid4vci/nonce")

@@ -45,6 +45,13 @@ class CreateOffer(_Strict):
     issuer: ShortText = Field(description="Issuer slug or DID")
     awards: list[AwardRequest] = Field(min_length=1, max_length=20)
     tx_code: TxCodeRequest | None = None
+    grants: list[Literal["pre-authorized_code", "authorization_code"]] = Field(
+        default_factory=lambda: ["pre-authorized_code"],
+        min_length=1,
+        max_length=2,
+        description="pre-authorized_code (the wallet redeems the code in the offer), authorization_code (the "
+        "wallet goes through the authorization endpoint with the offer's issuer_state), or both",
+    )
     expires_in: int = Field(default=86_400, ge=60, le=30 * 86_400, description="Seconds the offer stays redeemable")
 
 

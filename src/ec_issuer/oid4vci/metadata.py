@@ -13,7 +13,7 @@ from typing import Any
 
 from ec_issuer.core.vcdm import VC_V2_CONTEXT
 from ec_issuer.credentials.ob3 import OB3_CONTEXT
-from ec_issuer.oid4vci.model import PRE_AUTHORIZED_GRANT
+from ec_issuer.oid4vci.model import AUTHORIZATION_CODE_GRANT, PRE_AUTHORIZED_GRANT
 from ec_issuer.oid4vci.proofs import PROOF_ALGORITHMS
 
 CREDENTIAL_ISSUER_WELL_KNOWN = "/.well-known/openid-credential-issuer"
@@ -80,10 +80,15 @@ def authorization_server_metadata(endpoints: IssuerEndpoints, slug: str) -> dict
     return {
         "issuer": endpoints.issuer_id(slug),
         "token_endpoint": endpoints.endpoint(slug, "token"),
-        "grant_types_supported": [PRE_AUTHORIZED_GRANT],
+        "authorization_endpoint": endpoints.endpoint(slug, "authorize"),
+        "pushed_authorization_request_endpoint": endpoints.endpoint(slug, "par"),
+        "require_pushed_authorization_requests": True,
+        "code_challenge_methods_supported": ["S256"],
+        "authorization_response_iss_parameter_supported": True,
+        "grant_types_supported": [PRE_AUTHORIZED_GRANT, AUTHORIZATION_CODE_GRANT],
+        "response_types_supported": ["code"],
         "token_endpoint_auth_methods_supported": ["none"],
         "pre-authorized_grant_anonymous_access_supported": True,
-        "response_types_supported": [],
     }
 
 

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 PRE_AUTHORIZED_GRANT = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
+AUTHORIZATION_CODE_GRANT = "authorization_code"
 OFFER_SCHEME = "openid-credential-offer://"
 
 
@@ -68,6 +69,9 @@ class Offer:
     credentials_issued: int = 0
     notification_event: str | None = None
     released_at: datetime | None = None  # when the operator released its deferred awards
+    # The grants the offer carries: the pre-authorized code, the authorization code flow (with an
+    # issuer_state the wallet sends along), or both; a wallet redeems the offer once, either way.
+    grant_types: tuple[str, ...] = (PRE_AUTHORIZED_GRANT,)
 
     @property
     def configuration_ids(self) -> list[str]:
@@ -113,3 +117,17 @@ class DeferredTransaction:
     holder_dids: tuple[str, ...]
     created_at: datetime
     delivered_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationRequest:
+    """A pushed authorization request (RFC 9126) for an offer, and the authorization code it led to."""
+
+    request_uri_hash: str
+    offer_id: str
+    client_id: str
+    redirect_uri: str
+    code_challenge: str  # PKCE S256 (RFC 7636)
+    state: str | None
+    expires_at: datetime  # of the request_uri, then of the code
+    code_hash: str | None = None

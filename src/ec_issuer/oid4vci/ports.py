@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Protocol
 
 from ec_issuer.events.model import OutboxEvent
-from ec_issuer.oid4vci.model import AccessGrant, DeferredTransaction, Delivery, Offer
+from ec_issuer.oid4vci.model import AccessGrant, AuthorizationRequest, DeferredTransaction, Delivery, Offer
 
 
 class OfferStore(Protocol):
@@ -48,6 +48,16 @@ class OfferStore(Protocol):
     def transaction(self, transaction_id: str) -> DeferredTransaction | None: ...
 
     def release(self, offer_id: str, now: datetime) -> None: ...
+
+    def add_authorization_request(self, request: AuthorizationRequest) -> None: ...
+
+    def authorization_request(self, request_uri_hash: str) -> AuthorizationRequest | None: ...
+
+    def authorization_by_code(self, code_hash: str) -> AuthorizationRequest | None: ...
+
+    def authorize(self, request_uri_hash: str, code_hash: str, code_expires_at: datetime, now: datetime) -> bool:
+        """Attach a code to a pushed request that is live and has none yet (False otherwise)."""
+        ...
 
     def delivery(self, notification_id: str) -> Delivery | None: ...
 

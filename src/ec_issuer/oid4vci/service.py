@@ -27,7 +27,7 @@ from ec_issuer.credentials.issuing import CredentialIssuer
 from ec_issuer.credentials.model import IssuedCredential
 from ec_issuer.events import catalogue as events
 from ec_issuer.issuers.service import require_issuer_for
-from ec_issuer.oid4vci import draft13
+from ec_issuer.oid4vci import authorization, draft13
 from ec_issuer.oid4vci.commands import CreateOffer, checked_awards
 from ec_issuer.oid4vci.errors import (
     InvalidToken,
@@ -39,9 +39,11 @@ from ec_issuer.oid4vci.errors import (
 )
 from ec_issuer.oid4vci.metadata import ACCESS_TOKEN_SECONDS, BATCH_SIZE, CONFIGURATIONS, IssuerEndpoints
 from ec_issuer.oid4vci.model import (
+    AUTHORIZATION_CODE_GRANT,
     OFFER_SCHEME,
     PRE_AUTHORIZED_GRANT,
     AccessGrant,
+    AuthorizationRequest,
     Award,
     DeferredTransaction,
     Delivery,
@@ -137,6 +139,10 @@ class Oid4vciIssuer:
             state=OfferState.CREATED,
             created_at=now,
             expires_at=now + timedelta(seconds=command.expires_in),
+            grant_types=tuple(
+                PRE_AUTHORIZED_GRANT if grant == "pre-authorized_code" else AUTHORIZATION_CODE_GRANT
+                for grant in dict.fromkeys(command.grants)
+            ),
         )
         self._store.add_offer(offer, events.offer_created(self._ids, self._clock, offer, issuer.did))
         return self._created(offer, tx_code)
@@ -161,29 +167,92 @@ class Oid4vciIssuer:
 
     def exchange(self, slug: str, form: Mapping[str, str]) -> dict[str, Any]:
         grant_type = form.get("grant_type")
+        if grant_type == AUTHORIZATION_CODE_GRANT:
+            return self._exchange_authorization_code(slug, form)
         if grant_type != PRE_AUTHORIZED_GRANT:
-            raise ProtocolError("unsupported_grant_type", f"grant_type must be {PRE_AUTHORIZED_GRANT}")
+            raise ProtocolError(
+                "unsupported_grant_type", f"grant_type must be {PRE_AUTHORIZED_GRANT} or {AUTHORIZATION_CODE_GRANT}"
+            )
         code = form.get("pre-authorized_code")
         if not code:
             raise invalid_request("pre-authorized_code is missing")
         now = self._clock.now()
         offer = self._store.offer_by_code(_sha256(code))
-        if offer is None or offer.issuer_slug != slug:
+        if offer is None or offer.issuer_slug != slug or PRE_AUTHORIZED_GRANT not in offer.grant_types:
             raise invalid_grant("unknown pre-authorized code")
         if now >= offer.expires_at:
             raise invalid_grant("the pre-authorized code has expired")
         if offer.code_redeemed_at is not None:
             raise invalid_grant("the pre-authorized code has already been used")
         self._check_tx_code(offer, form.get("tx_code"), now)
+        return self._access(offer, now)
+
+    def _exchange_authorization_code(self, slug: str, form: Mapping[str, str]) -> dict[str, Any]:
+        code = form.get("code")
+        if not code:
+            raise invalid_request("code is missing")
+        now = self._clock.now()
+        request = self._store.authorization_by_code(_sha256(code))
+        if request is None or now >= request.expires_at:
+            raise invalid_grant("unknown or expired authorization code")
+        offer = self._store.offer(request.offer_id)
+        if offer is None or offer.issuer_slug != slug:
+            raise invalid_grant("unknown or expired authorization code")
+        if form.get("redirect_uri") != request.redirect_uri:
+            raise invalid_grant("redirect_uri differs from the authorization request's")
+        if form.get("client_id", request.client_id) != request.client_id:
+            raise invalid_grant("the code was issued to another client")
+        if not authorization.pkce_matches(form.get("code_verifier"), request.code_challenge):
+            raise invalid_grant("code_verifier does not match the code_challenge (PKCE)")
+        if offer.code_redeemed_at is not None:
+            raise invalid_grant("the authorization code has already been used")
+        return self._access(offer, now)
+
+    def _access(self, offer: Offer, now: datetime) -> dict[str, Any]:
         token = secrets.token_urlsafe(32)
         grant = AccessGrant(offer.id, now + timedelta(seconds=ACCESS_TOKEN_SECONDS))
         event = events.token_issued(self._ids, self._clock, offer, self._issuer_id(offer))
         if not self._store.redeem_code(offer.id, now, _sha256(token), grant, event):
-            raise invalid_grant("the pre-authorized code has already been used")
+            raise invalid_grant("the offer's code has already been used")
         answer: dict[str, Any] = {"access_token": token, "token_type": "Bearer", "expires_in": ACCESS_TOKEN_SECONDS}
         if self._token_c_nonce:  # draft 13 handed the first c_nonce out here; 1.0 has the nonce endpoint
             answer |= {"c_nonce": self.new_nonce(), "c_nonce_expires_in": NONCE_SECONDS}
         return answer
+
+    # --- authorization code flow: PAR and the authorization endpoint -------------------------------------
+
+    def push_authorization_request(self, slug: str, form: Mapping[str, str]) -> dict[str, Any]:
+        client_id, redirect_uri, challenge, state, issuer_state = authorization.pushed_request_fields(form)
+        offer = self._offer_of_issuer_state(slug, issuer_state)
+        request_uri = authorization.REQUEST_URI_PREFIX + secrets.token_urlsafe(32)
+        expires_at = self._clock.now() + timedelta(seconds=authorization.REQUEST_URI_SECONDS)
+        self._store.add_authorization_request(
+            AuthorizationRequest(_sha256(request_uri), offer.id, client_id, redirect_uri, challenge, state, expires_at)
+        )
+        return {"request_uri": request_uri, "expires_in": authorization.REQUEST_URI_SECONDS}
+
+    def authorize(self, slug: str, query: Mapping[str, str]) -> str:
+        """The authorization endpoint: the redirect (with `code`, `state` and `iss`) for a pushed request."""
+        request_uri = query.get("request_uri")
+        if not request_uri:
+            raise invalid_request("this server requires pushed authorization requests: send request_uri")
+        now = self._clock.now()
+        pushed = self._store.authorization_request(_sha256(request_uri))
+        if pushed is None or pushed.code_hash is not None or now >= pushed.expires_at:
+            raise invalid_request("unknown, used or expired request_uri")
+        if query.get("client_id") != pushed.client_id:
+            raise invalid_request("client_id differs from the pushed request's")
+        offer = self._store.offer(pushed.offer_id)
+        issuer_id = self.endpoints.issuer_id(slug)
+        if offer is None or offer.issuer_slug != slug or now >= offer.expires_at or offer.code_redeemed_at:
+            return authorization.redirect(
+                pushed.redirect_uri, {"error": "access_denied", "state": pushed.state, "iss": issuer_id}
+            )
+        code = secrets.token_urlsafe(32)
+        expires_at = now + timedelta(seconds=authorization.CODE_SECONDS)
+        if not self._store.authorize(pushed.request_uri_hash, _sha256(code), expires_at, now):
+            raise invalid_request("unknown, used or expired request_uri")
+        return authorization.redirect(pushed.redirect_uri, {"code": code, "state": pushed.state, "iss": issuer_id})
 
     def _check_tx_code(self, offer: Offer, given: str | None, now: datetime) -> None:
         if offer.tx_code_hash is None:
@@ -425,14 +494,38 @@ class Oid4vciIssuer:
         return self.endpoints.issuer_id(offer.issuer_slug)
 
     def _document(self, offer: Offer) -> dict[str, Any]:
-        grant: dict[str, Any] = {"pre-authorized_code": self._pre_authorized_code(offer.id)}
-        if offer.tx_code is not None:
-            grant["tx_code"] = offer.tx_code.as_offer()
+        grants: dict[str, Any] = {}
+        if PRE_AUTHORIZED_GRANT in offer.grant_types:
+            grant: dict[str, Any] = {"pre-authorized_code": self._pre_authorized_code(offer.id)}
+            if offer.tx_code is not None:
+                grant["tx_code"] = offer.tx_code.as_offer()
+            grants[PRE_AUTHORIZED_GRANT] = grant
+        if AUTHORIZATION_CODE_GRANT in offer.grant_types:
+            grants[AUTHORIZATION_CODE_GRANT] = {"issuer_state": self._issuer_state(offer.id)}
         return {
             "credential_issuer": self._issuer_id(offer),
             "credential_configuration_ids": offer.configuration_ids,
-            "grants": {PRE_AUTHORIZED_GRANT: grant},
+            "grants": grants,
         }
+
+    def _issuer_state(self, offer_id: str) -> str:
+        # Derived, like the pre-authorized code, and found again through the offer id it carries.
+        mac = hmac.new(self._secret, f"issuer-state:{offer_id}".encode(), "sha256").digest()
+        return f"{offer_id}.{b64url_encode(mac)}"
+
+    def _offer_of_issuer_state(self, slug: str, issuer_state: str) -> Offer:
+        offer_id, _, _ = issuer_state.partition(".")
+        offer = self._store.offer(offer_id) if len(offer_id) <= 64 else None
+        if (
+            offer is None
+            or offer.issuer_slug != slug
+            or AUTHORIZATION_CODE_GRANT not in offer.grant_types
+            or not hmac.compare_digest(issuer_state, self._issuer_state(offer.id))
+        ):
+            raise ProtocolError("access_denied", "unknown issuer_state")
+        if self._clock.now() >= offer.expires_at or offer.code_redeemed_at is not None:
+            raise ProtocolError("access_denied", "the offer has expired or has been redeemed")
+        return offer
 
     def _created(self, offer: Offer, tx_code: str | None) -> CreatedOffer:
         document = self._document(offer)

@@ -9,10 +9,21 @@ from sqlalchemy import Connection, Engine, Row, case, delete, func, insert, sele
 from sqlalchemy.exc import IntegrityError
 
 from ec_issuer.events.model import OutboxEvent
-from ec_issuer.oid4vci.model import AccessGrant, Award, DeferredTransaction, Delivery, Offer, OfferState, TxCodeSpec
+from ec_issuer.oid4vci.model import (
+    PRE_AUTHORIZED_GRANT,
+    AccessGrant,
+    AuthorizationRequest,
+    Award,
+    DeferredTransaction,
+    Delivery,
+    Offer,
+    OfferState,
+    TxCodeSpec,
+)
 from ec_issuer.storage.outbox import outbox_row
 from ec_issuer.storage.tables import (
     oid4vci_access_tokens,
+    oid4vci_authorizations,
     oid4vci_deliveries,
     oid4vci_nonces,
     oid4vci_offers,
@@ -143,6 +154,55 @@ class SqlOfferStore:
             row.id, row.offer_id, row.award_id, tuple(row.holder_dids), row.created_at, row.delivered_at
         )
 
+    def add_authorization_request(self, request: AuthorizationRequest) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(
+                insert(oid4vci_authorizations).values(
+                    request_uri_hash=request.request_uri_hash,
+                    offer_id=request.offer_id,
+                    client_id=request.client_id,
+                    redirect_uri=request.redirect_uri,
+                    code_challenge=request.code_challenge,
+                    state=request.state,
+                    expires_at=request.expires_at,
+                )
+            )
+
+    def authorization_request(self, request_uri_hash: str) -> AuthorizationRequest | None:
+        return self._one_authorization(oid4vci_authorizations.c.request_uri_hash == request_uri_hash)
+
+    def authorization_by_code(self, code_hash: str) -> AuthorizationRequest | None:
+        return self._one_authorization(oid4vci_authorizations.c.code_hash == code_hash)
+
+    def authorize(self, request_uri_hash: str, code_hash: str, code_expires_at: datetime, now: datetime) -> bool:
+        with self._engine.begin() as connection:
+            done = connection.execute(
+                update(oid4vci_authorizations)
+                .where(
+                    oid4vci_authorizations.c.request_uri_hash == request_uri_hash,
+                    oid4vci_authorizations.c.code_hash.is_(None),
+                    oid4vci_authorizations.c.expires_at > now,
+                )
+                .values(code_hash=code_hash, expires_at=code_expires_at)
+            )
+            return done.rowcount == 1
+
+    def _one_authorization(self, condition: Any) -> AuthorizationRequest | None:
+        with self._engine.connect() as connection:
+            row = connection.execute(select(oid4vci_authorizations).where(condition)).first()
+        if row is None:
+            return None
+        return AuthorizationRequest(
+            row.request_uri_hash,
+            row.offer_id,
+            row.client_id,
+            row.redirect_uri,
+            row.code_challenge,
+            row.state,
+            row.expires_at,
+            row.code_hash,
+        )
+
     def release(self, offer_id: str, now: datetime) -> None:
         with self._engine.begin() as connection:
             connection.execute(
@@ -238,6 +298,7 @@ def _offer_row(offer: Offer) -> dict[str, Any]:
         "credentials_issued": offer.credentials_issued,
         "notification_event": offer.notification_event,
         "released_at": offer.released_at,
+        "grant_types": list(offer.grant_types),
     }
 
 
@@ -261,4 +322,5 @@ def _offer(row: Row[Any]) -> Offer:
         credentials_issued=row.credentials_issued,
         notification_event=row.notification_event,
         released_at=row.released_at,
+        grant_types=tuple(row.grant_types) if row.grant_types else (PRE_AUTHORIZED_GRANT,),
     )

@@ -249,6 +249,7 @@ oid4vci_offers = Table(
     Column("credentials_issued", Integer, nullable=False, default=0),
     Column("notification_event", String(32)),
     Column("released_at", UtcDateTime),
+    Column("grant_types", JsonText),  # absent on offers made before the authorization code flow: pre-authorized
 )
 oid4vci_access_tokens = Table(
     "oid4vci_access_tokens",
@@ -285,4 +286,17 @@ oid4vci_transactions = Table(
     Column("holder_dids", JsonText, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("delivered_at", UtcDateTime),
+)
+# Pushed authorization requests (RFC 9126), then the authorization code each led to (both hashed).
+oid4vci_authorizations = Table(
+    "oid4vci_authorizations",
+    metadata,
+    Column("request_uri_hash", String(64), primary_key=True),
+    Column("offer_id", String(64), nullable=False, index=True),
+    Column("client_id", String(256), nullable=False),
+    Column("redirect_uri", Text, nullable=False),
+    Column("code_challenge", String(64), nullable=False),
+    Column("state", Text),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("code_hash", String(64), unique=True),
 )

@@ -13,6 +13,8 @@
 //    "configurationId": "<id>"?,                   default: the offer's first credential_configuration_ids entry
 //    "notify": "credential_accepted" | "credential_failure" | "credential_deleted"?,
 //    "requestTwice": true?,                        a second credential request, same access token, fresh nonce
+//    "authorizationCode": {"clientId", "redirectUri"}?, the authorization code flow (PAR + PKCE) instead of
+//                                                   the pre-authorized code; answer.authorization tells how
 //    "release": {"url", "authorization"}?}          for a deferred credential (202 + transaction_id): ask the
 //                                                   deferred endpoint once, POST to url (the operator's release,
 //                                                   with that Authorization header), then ask again
@@ -104,6 +106,13 @@ function parseRequest(text) {
   if (notify !== undefined && !NOTIFICATION_EVENTS.includes(notify)) {
     throw new WalletError(`"notify" must be one of ${NOTIFICATION_EVENTS.join(", ")}`);
   }
+  const authorizationCode = request.authorizationCode;
+  if (
+    authorizationCode !== undefined &&
+    (typeof authorizationCode?.clientId !== "string" || typeof authorizationCode?.redirectUri !== "string")
+  ) {
+    throw new WalletError(`"authorizationCode" must be {"clientId", "redirectUri"}`);
+  }
   const release = request.release;
   if (release !== undefined && (typeof release?.url !== "string" || typeof release?.authorization !== "string")) {
     throw new WalletError(`"release" must be {"url", "authorization"}`);
@@ -117,6 +126,7 @@ function parseRequest(text) {
     configurationId,
     notify,
     release,
+    authorizationCode,
     requestTwice: request.requestTwice === true,
   };
 }
@@ -330,13 +340,65 @@ async function flow(client, request, holders, http) {
   }
   const configuration = issuerMetadata.credentialIssuer.credential_configurations_supported[configurationId];
 
-  const { accessTokenResponse } = await step("token", () =>
-    client.retrievePreAuthorizedCodeAccessTokenFromOffer({
-      credentialOffer,
-      issuerMetadata,
-      txCode: request.txCode,
-    }),
-  );
+  let authorization = null;
+  let accessTokenResponse;
+  if (request.authorizationCode !== undefined) {
+    // Authorization code flow: PAR + PKCE through the library, then the browser's part (following the
+    // authorization URL to the redirect) done by hand, then the code for a token.
+    const { clientId, redirectUri } = request.authorizationCode;
+    const started = await step("authorization", () =>
+      client.initiateAuthorization({
+        credentialOffer,
+        issuerMetadata,
+        clientId,
+        redirectUri,
+        // No `state`: Openid4vciClient 0.4.6 does not forward one (PKCE protects the code instead).
+        scope: configuration?.scope,
+      }),
+    );
+    if (started.authorizationFlow !== "Oauth2Redirect") {
+      throw new WalletError("expected the OAuth 2.0 redirect flow", { step: "authorization", started });
+    }
+    const redirected = await fetch(started.authorizationRequestUrl, { redirect: "manual" });
+    http.push({ method: "GET", url: started.authorizationRequestUrl, status: redirected.status });
+    const location = redirected.headers.get("location");
+    if (redirected.status !== 302 || location === null) {
+      throw new WalletError("the authorization endpoint did not redirect", {
+        step: "authorization",
+        status: redirected.status,
+        body: await redirected.text(),
+      });
+    }
+    const answer = new URL(location);
+    authorization = {
+      authorizationRequestUrl: started.authorizationRequestUrl,
+      redirect: location,
+      state: answer.searchParams.get("state"),
+      iss: answer.searchParams.get("iss"),
+      pkce: started.pkce?.codeChallengeMethod ?? null,
+    };
+    const code = answer.searchParams.get("code");
+    if (code === null) {
+      throw new WalletError("the redirect carries no code", { step: "authorization", location });
+    }
+    ({ accessTokenResponse } = await step("token", () =>
+      client.retrieveAuthorizationCodeAccessTokenFromOffer({
+        credentialOffer,
+        issuerMetadata,
+        authorizationCode: code,
+        pkceCodeVerifier: started.pkce?.codeVerifier,
+        redirectUri,
+      }),
+    ));
+  } else {
+    ({ accessTokenResponse } = await step("token", () =>
+      client.retrievePreAuthorizedCodeAccessTokenFromOffer({
+        credentialOffer,
+        issuerMetadata,
+        txCode: request.txCode,
+      }),
+    ));
+  }
   const accessToken = accessTokenResponse.access_token;
 
   const { c_nonce: nonce } = await step("nonce", () => client.requestNonce({ issuerMetadata }));
@@ -382,6 +444,7 @@ async function flow(client, request, holders, http) {
     credentialOffer,
     credentials: credentialValues(delivered),
     deferral,
+    authorization,
     notificationId,
     notificationSent: false,
     holders: holders.map(({ did, didUrl, publicJwk }) => ({ did, didUrl, jwk: publicJwk })),
