@@ -56,7 +56,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -479,24 +479,31 @@ def postgres_cpu_seconds() -> float:
     return total
 
 
-def start_clients(server: RunningServer, args: argparse.Namespace) -> list[subprocess.Popen[str]]:
+@contextlib.contextmanager
+def load_generators(server: RunningServer, args: argparse.Namespace) -> Iterator[list[subprocess.Popen[str]]]:
+    """The client processes, each READY with its keys made; any still running at the end is killed."""
     concurrency, clients = args.concurrency, args.clients
     shares = [concurrency // clients + (1 if n < concurrency % clients else 0) for n in range(clients)]
     script = str(Path(__file__).resolve())
     children: list[subprocess.Popen[str]] = []
-    for share in shares:
-        config = ClientConfig(server.port, server.admin_token, share, args.keep_wallet_connections, 0.0, 0.0)
-        argv = [sys.executable, script, "--client-child", json.dumps(asdict(config))]
-        children.append(
-            subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        )
-    for child in children:
-        assert child.stdout is not None
-        line = child.stdout.readline().strip()
-        if line != READY:
-            child.kill()
-            raise SystemExit(f"a load-generator process did not start: {line}{child.communicate(timeout=10)[1]}")
-    return children
+    try:
+        for share in shares:
+            config = ClientConfig(server.port, server.admin_token, share, args.keep_wallet_connections, 0.0, 0.0)
+            argv = [sys.executable, script, "--client-child", json.dumps(asdict(config))]
+            pipe = subprocess.PIPE
+            children.append(subprocess.Popen(argv, stdin=pipe, stdout=pipe, stderr=pipe, text=True))
+        for child in children:
+            assert child.stdout is not None
+            line = child.stdout.readline().strip()
+            if line != READY:
+                child.kill()
+                raise SystemExit(f"a load-generator process did not start: {line}{child.communicate(timeout=10)[1]}")
+        yield children
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+                child.wait(timeout=10)
 
 
 Probe = Callable[[], dict[str, int]]
@@ -506,7 +513,17 @@ def run_window(
     server: RunningServer, args: argparse.Namespace, warmup_s: float, duration_s: float, probe: Probe | None = None
 ) -> Window:
     """Start the clients, let them warm up for warmup_s, then measure duration_s; all processes share the bounds."""
-    children = start_clients(server, args)
+    with load_generators(server, args) as children:
+        return _measured_window(server, children, warmup_s, duration_s, probe)
+
+
+def _measured_window(
+    server: RunningServer,
+    children: list[subprocess.Popen[str]],
+    warmup_s: float,
+    duration_s: float,
+    probe: Probe | None,
+) -> Window:
     begin = time.monotonic() + 0.2
     warmup_until, until = begin + warmup_s, begin + warmup_s + duration_s
     for child in children:
@@ -720,6 +737,47 @@ def _package(path: str) -> str:
     return path.split("/", 1)[0].removesuffix(".py")  # a library, or a stdlib module
 
 
+_DRIVER_CALLS = frozenset({"do_execute", "do_executemany", "do_commit", "do_rollback", "do_begin"})
+_WEB = ("werkzeug", "flask", "apiflask")
+
+
+def _is_driver(function: str, path: str, _frames: list[tuple[str, str]]) -> bool:
+    return path.startswith("psycopg") or (
+        path.startswith("sqlalchemy/") and function.rsplit(".", 1)[-1] in _DRIVER_CALLS
+    )
+
+
+def _is_executing(_function: str, path: str, frames: list[tuple[str, str]]) -> bool:
+    return path.startswith("sqlalchemy/") and any(p.startswith("sqlalchemy/engine/") for _, p in frames)
+
+
+def _in(*prefixes: str) -> Callable[[str, str, list[tuple[str, str]]], bool]:
+    return lambda _function, path, _frames: path.startswith(prefixes)
+
+
+# What a sample's innermost Python frame was doing, in the terms one would optimise: the first rule that matches.
+_AREAS: list[tuple[Callable[[str, str, list[tuple[str, str]]], bool], str]] = [
+    (_is_driver, "database driver (sqlite3's C calls, psycopg and libpq)"),
+    (_is_executing, "SQLAlchemy Core executing (compile cache, parameters, results, transactions)"),
+    (_in("sqlalchemy/"), "SQLAlchemy Core building statements (select/insert/update/where)"),
+    (_in("granian/"), "granian's WSGI runner (environ; writing the response)"),
+    (
+        _in(*(f"{name}/" for name in _WEB), "flask_httpauth.py"),
+        "Werkzeug, Flask, APIFlask (routing, request, response)",
+    ),
+    (_in("ec_issuer/signing/", "ec_issuer/custody/", "cryptography/"), "signing and verifying (ES256, cryptography)"),
+    (_in("ec_issuer/"), "ec_issuer's own code"),
+    (_in("pydantic", "jsonschema_rs", "orjson"), "pydantic, jsonschema-rs, orjson"),
+]
+
+
+def _area(frames: list[tuple[str, str]]) -> str:
+    function, path = frames[-1]
+    return next(
+        (label for matches, label in _AREAS if matches(function, path, frames)), "standard library and the rest"
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Profiled:
     """The profiled window, to read py-spy's shares against."""
@@ -735,6 +793,7 @@ def print_profile(raw_path: Path, top: int, profiled: Profiled) -> None:
     """Aggregate py-spy's collapsed stacks: samples by endpoint, by package (self) and by function."""
     total = 0
     by_view: Counter[str] = Counter()
+    by_area: Counter[str] = Counter()
     self_by_package: Counter[str] = Counter()
     self_by_function: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
@@ -755,6 +814,7 @@ def print_profile(raw_path: Path, top: int, profiled: Profiled) -> None:
             view = "offer" if authenticating else "other"
         by_view[view] += count
         function, path = frames[-1]
+        by_area[_area(frames)] += count
         self_by_package[_package(path)] += count
         self_by_function[f"{function} ({path})"] += count
         for name in {f"{f} ({p})" for f, p in frames if p.startswith("ec_issuer/")}:
@@ -786,15 +846,17 @@ def print_profile(raw_path: Path, top: int, profiled: Profiled) -> None:
     for view in (*STEPS, "other"):
         count = by_view[view]
         print(f"    {share(count)}  {count * ms_per_sample:5.2f}  {view}")
-    print("  self time by package (native code counts for the Python frame that called it):")
-    for name, count in self_by_package.most_common(top):
-        print(f"    {share(count)}  {name}")
-    print("  self time by function:")
-    for name, count in self_by_function.most_common(top):
-        print(f"    {share(count)}  {name}")
-    print("  inclusive time of ec_issuer functions:")
-    for name, count in inclusive.most_common(top):
-        print(f"    {share(count)}  {name}")
+    print(f"  by area (self time; native code counts for the Python frame that called it), {unit}:")
+    for name, count in by_area.most_common():
+        print(f"    {share(count)}  {count * ms_per_sample:5.2f}  {name}")
+    for title, counter in (
+        ("self time by package", self_by_package),
+        ("self time by function", self_by_function),
+        ("inclusive time of ec_issuer functions", inclusive),
+    ):
+        print(f"  {title}:")
+        for name, count in counter.most_common(top):
+            print(f"    {share(count)}  {name}")
 
 
 def profile_window(server: RunningServer, args: argparse.Namespace, scratch: Path, database: str, threads: int) -> None:
