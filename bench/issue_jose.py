@@ -509,8 +509,8 @@ class _Tally:
         self.socket_errors = 0
 
 
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
-    """Read one response; returns its status and whether the server will close the connection."""
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
+    """Read one response: its status, its body and whether the server will close the connection."""
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head[9:12])
     length, chunked, close = 0, False, head.startswith(b"HTTP/1.0")
@@ -523,15 +523,14 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
             chunked = b"chunked" in value.lower()
         elif name == b"connection":
             close = value.strip().lower() == b"close"
-    if chunked:
-        while True:
-            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
-            await reader.readexactly(size + 2)
-            if size == 0:
-                break
-    elif length:
-        await reader.readexactly(length)
-    return status, close
+    if not chunked:
+        return status, await reader.readexactly(length) if length else b"", close
+    parts: list[bytes] = []
+    while True:
+        size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+        parts.append((await reader.readexactly(size + 2))[:-2])
+        if size == 0:
+            return status, b"".join(parts), close
 
 
 async def _connection(config: dict[str, Any], number: int, deadline: float, tally: _Tally) -> None:
@@ -555,7 +554,7 @@ async def _connection(config: dict[str, Any], number: int, deadline: float, tall
             reader, writer = streams
             started = time.perf_counter_ns()
             writer.write(message)
-            status, close = await asyncio.wait_for(_read_response(reader), REQUEST_TIMEOUT_S)
+            status, _, close = await asyncio.wait_for(_read_response(reader), REQUEST_TIMEOUT_S)
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError, ValueError):
             tally.socket_errors += 1
             if streams is not None:

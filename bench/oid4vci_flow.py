@@ -76,6 +76,7 @@ from issue_jose import (
     RESULT_MARK,
     RunningServer,
     _process_tree,  # the server's process tree (granian runs its workers as child processes)
+    _read_response,  # the load generators' HTTP/1.1 response reader
     _versions,
     machine_busy_seconds,
     postgres_database,
@@ -190,30 +191,6 @@ class Connection:
         if self._streams is not None:
             self._streams[1].close()
             self._streams = None
-
-
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
-    """One response: its status, its body and whether the server will close the connection."""
-    head = await reader.readuntil(b"\r\n\r\n")
-    status = int(head[9:12])
-    length, chunked, close = 0, False, head.startswith(b"HTTP/1.0")
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        name = name.strip().lower()
-        if name == b"content-length":
-            length = int(value)
-        elif name == b"transfer-encoding":
-            chunked = b"chunked" in value.lower()
-        elif name == b"connection":
-            close = value.strip().lower() == b"close"
-    if not chunked:
-        return status, await reader.readexactly(length) if length else b"", close
-    parts: list[bytes] = []
-    while True:
-        size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
-        parts.append((await reader.readexactly(size + 2))[:-2])
-        if size == 0:
-            return status, b"".join(parts), close
 
 
 # ---------------------------------------------------------------------------- the load-generator child

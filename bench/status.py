@@ -451,7 +451,7 @@ async def _revoke_connection(port: int, token: str, ids: Iterator[str], run: dic
             reader, writer = streams
             started = time.perf_counter_ns()
             writer.write(f"POST /api/v1/credentials/{credential_id}/revoke HTTP/1.1\r\n".encode() + head)
-            status, close = await asyncio.wait_for(_read_response(reader), REQUEST_TIMEOUT_S)
+            status, _, close = await asyncio.wait_for(_read_response(reader), REQUEST_TIMEOUT_S)
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError, ValueError):
             run["socket_errors"] += 1
             if streams is not None:
