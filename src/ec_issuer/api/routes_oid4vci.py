@@ -205,10 +205,7 @@ def _link(slug: str, reference: str) -> str:
 @_protocol_errors
 def token(slug: str) -> Response:
     _known_issuer(slug)
-    if request.mimetype != "application/x-www-form-urlencoded":
-        raise invalid_request("the token request must be application/x-www-form-urlencoded")
-    form = dict(request.form.items())
-    return json_response(_issuer().exchange(slug, form), headers=NO_STORE)
+    return json_response(_issuer().exchange(slug, _form("token request")), headers=NO_STORE)
 
 
 @wallet.post(f"/issuers/{_SLUG}/oid4vci/par")
@@ -216,9 +213,7 @@ def token(slug: str) -> Response:
 @_protocol_errors
 def pushed_authorization_request(slug: str) -> Response:
     _known_issuer(slug)
-    if request.mimetype != "application/x-www-form-urlencoded":
-        raise invalid_request("the pushed authorization request must be application/x-www-form-urlencoded")
-    answer = _issuer().push_authorization_request(slug, dict(request.form.items()))
+    answer = _issuer().push_authorization_request(slug, _form("pushed authorization request"))
     return json_response(answer, 201, NO_STORE)
 
 
@@ -267,6 +262,12 @@ def notification(slug: str) -> Response:
     _known_issuer(slug)
     _issuer().notify(slug, _access_token(), _protocol_json())
     return Response(status=204, headers=NO_STORE)
+
+
+def _form(what: str) -> dict[str, str]:
+    if request.mimetype != "application/x-www-form-urlencoded":
+        raise invalid_request(f"the {what} must be application/x-www-form-urlencoded")
+    return dict(request.form.items())
 
 
 def _access_token() -> str | None:
