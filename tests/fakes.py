@@ -41,6 +41,8 @@ from ec_issuer.keys.jwk import public_jwk
 from ec_issuer.keys.model import Algorithm, GeneratedKey, KeyState, SigningKey
 from ec_issuer.keys.ports import KeyCustody, KeyRepository
 from ec_issuer.keys.service import KeyService
+from ec_issuer.oid4vci.model import DeferredTransaction, Delivery
+from ec_issuer.oid4vci.ports import WalletRequestRepository
 from ec_issuer.status.lists import StatusEntry, StatusListKind, StatusListRecord, StatusListUrls, StatusSlot
 from ec_issuer.status.model import LifecycleEvent
 from ec_issuer.status.permutation import KEY_BYTES, shuffled_index
@@ -167,6 +169,9 @@ class FakeDatabase:
     )
     history: dict[int, LifecycleEvent] = field(default_factory=dict[int, LifecycleEvent])
     outbox: dict[str, OutboxEvent] = field(default_factory=dict[str, OutboxEvent])
+    used_nonces: dict[str, datetime] = field(default_factory=dict[str, datetime])
+    deferred_transactions: dict[str, DeferredTransaction] = field(default_factory=dict[str, DeferredTransaction])
+    deliveries: dict[str, Delivery] = field(default_factory=dict[str, Delivery])
     commits: int = 0
     # Called at the start of every credential `add`: a test can commit a competing row there.
     before_credential_add: Callable[[IssuedCredential], None] | None = None
@@ -416,6 +421,36 @@ class FakeOutbox:
         self._rows.put(event.id, event)
 
 
+class FakeWalletRequests:
+    def __init__(
+        self,
+        nonces: _Staged[str, datetime],
+        transactions: _Staged[str, DeferredTransaction],
+        deliveries: _Staged[str, Delivery],
+    ) -> None:
+        self._nonces = nonces
+        self._transactions = transactions
+        self._deliveries = deliveries
+
+    def use_nonce(self, nonce: str, expires_at: datetime) -> bool:
+        if self._nonces.contains(nonce):
+            return False
+        self._nonces.put(nonce, expires_at)
+        return True
+
+    def add_transaction(self, transaction: DeferredTransaction) -> None:
+        self._transactions.put(transaction.id, transaction)
+
+    def record_delivery(self, delivery: Delivery, transaction_id: str | None = None) -> bool:
+        if transaction_id is not None:
+            waiting = self._transactions.get(transaction_id)
+            if waiting is None or waiting.delivered_at is not None:
+                return False
+            self._transactions.put(transaction_id, replace(waiting, delivered_at=delivery.delivered_at))
+        self._deliveries.put(delivery.notification_id, delivery)
+        return True
+
+
 class FakeSlotAllocator:
     """Opens lists in the fake database directly (as the real allocator does, outside any transaction)."""
 
@@ -457,6 +492,12 @@ class FakeUnitOfWork:
         self._history = FakeHistory(self._history_rows)
         self._outbox_rows = _Staged(database.outbox)
         self._outbox = FakeOutbox(self._outbox_rows)
+        self._oid4vci_rows = (
+            _Staged(database.used_nonces),
+            _Staged(database.deferred_transactions),
+            _Staged(database.deliveries),
+        )
+        self._wallet_requests = FakeWalletRequests(*self._oid4vci_rows)
         self._issuers = FakeIssuers(self._issuer_rows)
         self._keys = FakeKeys(self._key_rows, self._issuer_rows)
         self._clients = FakeClients(self._client_rows)
@@ -497,6 +538,11 @@ class FakeUnitOfWork:
         self._require_open()
         return self._outbox
 
+    @property
+    def wallet_requests(self) -> WalletRequestRepository:
+        self._require_open()
+        return self._wallet_requests
+
     def __enter__(self) -> Self:
         self._open = True
         return self
@@ -516,6 +562,8 @@ class FakeUnitOfWork:
             rows.publish()
         for status_rows in (self._list_rows, self._entry_rows, self._history_rows):
             status_rows.publish()
+        for oid4vci_rows in self._oid4vci_rows:
+            oid4vci_rows.publish()
         self._outbox_rows.publish()
         self._database.commits += 1
 
@@ -524,6 +572,8 @@ class FakeUnitOfWork:
             rows.pending.clear()
         for status_rows in (self._list_rows, self._entry_rows, self._history_rows):
             status_rows.pending.clear()
+        for oid4vci_rows in self._oid4vci_rows:
+            oid4vci_rows.pending.clear()
         self._outbox_rows.pending.clear()
 
     def _tables(

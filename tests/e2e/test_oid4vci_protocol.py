@@ -333,7 +333,10 @@ def test_a_nonce_is_used_up_by_one_credential_request(wallet: Wallet) -> None:
     first = wallet.credential(token, body)
     assert first.status_code == 200, first.get_data(as_text=True)
     assert first.headers["Cache-Control"] == "no-store"
+    stored = json_of(wallet.http.get("/api/v1/credentials", headers=wallet.auth))["items"]
     assert error_of(wallet.credential(token, body)) == "invalid_nonce"
+    # The replay was refused in the transaction that would have stored its credential: none was kept.
+    assert json_of(wallet.http.get("/api/v1/credentials", headers=wallet.auth))["items"] == stored
 
 
 def test_a_nonce_that_is_not_ours_or_has_expired_is_refused(wallet: Wallet, clock: SettableClock) -> None:

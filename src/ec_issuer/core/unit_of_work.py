@@ -11,6 +11,7 @@ from ec_issuer.credentials.ports import CredentialRepository
 from ec_issuer.events.ports import OutboxRepository
 from ec_issuer.issuers.ports import IssuerRepository
 from ec_issuer.keys.ports import KeyRepository
+from ec_issuer.oid4vci.ports import WalletRequestRepository
 from ec_issuer.status.ports import HistoryRepository, StatusListRepository
 
 
@@ -35,6 +36,9 @@ class UnitOfWork(Protocol):
 
     @property
     def outbox(self) -> OutboxRepository: ...
+
+    @property
+    def wallet_requests(self) -> WalletRequestRepository: ...
 
     def __enter__(self) -> Self: ...
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -66,7 +66,7 @@ class CredentialIssuer:
     def issue(self, client: ApiClient, request: IssueRequest, idempotency_key: str | None = None) -> IssueOutcome:
         if idempotency_key is not None:
             _check_idempotency_key(idempotency_key)
-        request_hash = hashlib.sha256(dumps_canonical(request.model_dump(mode="json"))).hexdigest()
+        request_hash = _request_hash(request)
         with self._uow() as uow:
             issuer = require_issuer_for(uow, client, request.issuer, "/issuer")
             if idempotency_key is not None:
@@ -75,8 +75,7 @@ class CredentialIssuer:
                     return _replay(earlier, request_hash)
             credential = self._prepare(uow, client, issuer, request, idempotency_key, request_hash)
             try:
-                uow.credentials.add(credential)
-                uow.outbox.add(catalogue.credential_issued(self._ids, self._clock, credential, issuer.did))
+                self._record(uow, credential, issuer)
                 uow.commit()
             except DuplicateIdempotencyKey:
                 pass  # a concurrent request with the same key won; answer as it was answered
@@ -90,6 +89,26 @@ class CredentialIssuer:
         if earlier is None:
             raise Conflict("a concurrent request with this Idempotency-Key did not complete; retry")
         return _replay(earlier, request_hash)
+
+    def issue_all_in(
+        self, uow: UnitOfWork, client: ApiClient, requests: Sequence[IssueCredential]
+    ) -> list[IssuedCredential]:
+        """Issue inside a unit of work the caller commits, so that the caller's own writes (an OID4VCI
+        delivery, its used nonce) stand or fall with the credentials. No idempotency key: the caller's
+        writes say whether the request was answered before. The caller writes only after this returns."""
+        prepared: list[tuple[IssuedCredential, Issuer]] = []
+        # Every credential is prepared before the first is written: preparing may reserve status slots in
+        # a transaction of its own, which on SQLite would wait forever behind this one's write lock.
+        for request in requests:
+            issuer = require_issuer_for(uow, client, request.issuer, "/issuer")
+            prepared.append((self._prepare(uow, client, issuer, request, None, _request_hash(request)), issuer))
+        for credential, issuer in prepared:
+            self._record(uow, credential, issuer)
+        return [credential for credential, _ in prepared]
+
+    def _record(self, uow: UnitOfWork, credential: IssuedCredential, issuer: Issuer) -> None:
+        uow.credentials.add(credential)
+        uow.outbox.add(catalogue.credential_issued(self._ids, self._clock, credential, issuer.did))
 
     def _prepare(
         self,
@@ -261,6 +280,10 @@ def _check_idempotency_key(key: str) -> None:
             problem = str(exc)
     if problem is not None:
         raise InvalidInput("Idempotency-Key is not acceptable", [FieldError("Idempotency-Key", problem)])
+
+
+def _request_hash(request: IssueRequest) -> str:
+    return hashlib.sha256(dumps_canonical(request.model_dump(mode="json"))).hexdigest()
 
 
 def _replay(earlier: IssuedCredential, request_hash: str) -> IssueOutcome:

@@ -1,5 +1,9 @@
-"""What the OID4VCI capability needs stored. Each method is one transaction of its own; events passed in
-are written to the outbox in that same transaction."""
+"""What the OID4VCI capability needs stored.
+
+`OfferStore` methods are each one transaction of their own; events passed in are written to the outbox in
+that same transaction. `WalletRequestRepository` works inside a unit of work instead: a used nonce, a
+deferred transaction and a delivery record stand or fall with the credentials signed in it.
+"""
 
 from __future__ import annotations
 
@@ -27,23 +31,13 @@ class OfferStore(Protocol):
         """Mark the code used and store the token, only if the code was not redeemed before (False then)."""
         ...
 
-    def grant(self, token_hash: str) -> AccessGrant | None: ...
-
-    def use_nonce(self, nonce: str, expires_at: datetime) -> bool:
-        """Note a nonce as used until it expires; False when it was used before."""
+    def offer_of_token(self, token_hash: str) -> tuple[AccessGrant, Offer] | None:
+        """The access token's grant and the offer it is for, in one read."""
         ...
 
     def purge(self, now: datetime, tokens_before: datetime) -> int:
         """Delete used nonces that have expired and access tokens that expired before `tokens_before`."""
         ...
-
-    def record_delivery(self, delivery: Delivery, events: list[OutboxEvent], transaction_id: str | None = None) -> bool:
-        """Store a credential response; the offer's state becomes credential_issued unless already notified.
-        With a transaction_id, also mark that deferred transaction delivered, unless it already was (False,
-        and nothing is stored)."""
-        ...
-
-    def add_transaction(self, transaction: DeferredTransaction) -> None: ...
 
     def transaction(self, transaction_id: str) -> DeferredTransaction | None: ...
 
@@ -67,4 +61,20 @@ class OfferStore(Protocol):
 
     def record_notification(self, notification_id: str, event: str, now: datetime, outbox_event: OutboxEvent) -> bool:
         """Note the wallet's event once; False when this notification was already recorded."""
+        ...
+
+
+class WalletRequestRepository(Protocol):
+    """The writes of a credential request, in the unit of work that stores its credentials."""
+
+    def use_nonce(self, nonce: str, expires_at: datetime) -> bool:
+        """Note a nonce as used until it expires; False when it was used before (also concurrently)."""
+        ...
+
+    def add_transaction(self, transaction: DeferredTransaction) -> None: ...
+
+    def record_delivery(self, delivery: Delivery, transaction_id: str | None = None) -> bool:
+        """Store a credential response; the offer's state becomes credential_issued unless already notified.
+        With a transaction_id, also mark that deferred transaction delivered, unless it already was (False,
+        and nothing is stored)."""
         ...

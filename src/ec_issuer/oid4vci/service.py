@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -21,7 +21,7 @@ from ec_issuer.access.model import ApiClient
 from ec_issuer.core.encoding import b64url_decode, b64url_encode, dumps, loads
 from ec_issuer.core.errors import DomainError, Forbidden, NotFound
 from ec_issuer.core.ports import Clock, IdGenerator
-from ec_issuer.core.unit_of_work import UnitOfWorkFactory
+from ec_issuer.core.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from ec_issuer.credentials.commands import IssueCredential
 from ec_issuer.credentials.issuing import CredentialIssuer
 from ec_issuer.credentials.model import IssuedCredential
@@ -71,6 +71,14 @@ class CreatedOffer:
     link_by_reference: str
     link_by_value: str
     tx_code: str | None  # returned once, for the operator to send the learner out of band
+
+
+@dataclass(frozen=True, slots=True)
+class UsableNonce:
+    """A c_nonce of ours that has not expired: `key` is what is stored once it is spent."""
+
+    key: str
+    expires_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,17 +290,22 @@ class Oid4vciIssuer:
         payload = expires.to_bytes(8, "big") + secrets.token_bytes(16)
         return f"{b64url_encode(payload)}.{b64url_encode(self._nonce_mac(payload))}"
 
-    def _use_nonce(self, nonce: str, now: datetime) -> bool:
-        """True for a nonce of ours that has not expired and was not used before; it is used up now."""
+    def _usable_nonce(self, nonce: str, now: datetime) -> UsableNonce | None:
+        """The nonce if it is ours and has not expired; whether it was used before is known only when it is
+        spent, in the transaction that answers the request."""
         encoded, _, mac = nonce.partition(".")
         try:
             payload, given = b64url_decode(encoded), b64url_decode(mac)
         except ValueError:
-            return False
+            return None
         if len(payload) != 24 or not hmac.compare_digest(given, self._nonce_mac(payload)):
-            return False
+            return None
         expires_at = datetime.fromtimestamp(int.from_bytes(payload[:8], "big"), UTC)
-        return now < expires_at and self._store.use_nonce(encoded, expires_at)
+        return UsableNonce(encoded, expires_at) if now < expires_at else None
+
+    def _spend_nonces(self, uow: UnitOfWork, nonces: Sequence[UsableNonce]) -> None:
+        if not all(uow.wallet_requests.use_nonce(nonce.key, nonce.expires_at) for nonce in nonces):
+            raise ProtocolError("invalid_nonce", "the c_nonce is unknown, used or expired; fetch a new one")
 
     def _nonce_mac(self, payload: bytes) -> bytes:
         return hmac.new(self._secret, b"c-nonce:" + payload, "sha256").digest()[:16]
@@ -316,23 +329,31 @@ class Oid4vciIssuer:
 
     def _credential_response(self, offer: Offer, request: dict[str, Any]) -> CredentialResponse:
         award = self._award_for(offer, request)
-        holders = self._holders(offer, request.get("proofs"))
+        holders, nonces = self._holders(offer, request.get("proofs"))
         dids = tuple(holder.did for holder in holders)
         if award.deferred and offer.released_at is None:
             transaction = DeferredTransaction(secrets.token_urlsafe(24), offer.id, award.id, dids, self._clock.now())
-            self._store.add_transaction(transaction)
+            with self._uow() as uow:
+                self._spend_nonces(uow, nonces)
+                uow.wallet_requests.add_transaction(transaction)
+                uow.commit()
             return CredentialResponse({"transaction_id": transaction.id, "interval": DEFERRED_INTERVAL_SECONDS}, 202)
-        return self._deliver(offer, award, dids)
+        return self._deliver(offer, award, dids, nonces=nonces)
 
     def _deliver(
-        self, offer: Offer, award: Award, holder_dids: tuple[str, ...], transaction: DeferredTransaction | None = None
+        self,
+        offer: Offer,
+        award: Award,
+        holder_dids: tuple[str, ...],
+        *,
+        nonces: Sequence[UsableNonce] = (),
+        transaction: DeferredTransaction | None = None,
     ) -> CredentialResponse:
-        """Sign the award for each holder, record the delivery (and settle the transaction), answer 200."""
+        """Sign the award for each holder and record the delivery (spending the nonce, settling the deferred
+        transaction) in one unit of work: a refused nonce or transaction leaves no credential behind."""
         configuration = CONFIGURATIONS[award.configuration_id]
-        client = self._client(offer)
-        issued: list[IssuedCredential] = []
-        for did in holder_dids:
-            command = IssueCredential.model_validate(
+        commands = [
+            IssueCredential.model_validate(
                 {
                     **award.request,
                     "issuer": offer.issuer_slug,
@@ -340,19 +361,29 @@ class Oid4vciIssuer:
                     "format": configuration.securing,
                 }
             )
+            for did in holder_dids
+        ]
+        with self._uow() as uow:
+            client = uow.clients.get(offer.client_id)
+            if client is None or client.disabled:
+                raise ProtocolError("credential_request_denied", "the offer's issuing client no longer exists")
             try:
-                issued.append(self._issuing.issue(client, command).credential)
+                issued = self._issuing.issue_all_in(uow, client, commands)
             except Forbidden as exc:
                 raise ProtocolError("credential_request_denied", str(exc)) from None
             except DomainError as exc:
                 raise ProtocolError("credential_request_denied", f"the award cannot be issued: {exc}") from None
-        notification_id = secrets.token_urlsafe(18)
-        delivery = Delivery(notification_id, offer.id, award.id, tuple(c.id for c in issued), self._clock.now())
-        delivered = events.credentials_delivered(
-            self._ids, self._clock, offer, delivery, award.configuration_id, self._issuer_id(offer)
-        )
-        if not self._store.record_delivery(delivery, [delivered], transaction.id if transaction else None):
-            raise ProtocolError("invalid_transaction_id", "this transaction_id has already been redeemed")
+            self._spend_nonces(uow, nonces)
+            notification_id = secrets.token_urlsafe(18)
+            delivery = Delivery(notification_id, offer.id, award.id, tuple(c.id for c in issued), self._clock.now())
+            if not uow.wallet_requests.record_delivery(delivery, transaction.id if transaction else None):
+                raise ProtocolError("invalid_transaction_id", "this transaction_id has already been redeemed")
+            uow.outbox.add(
+                events.credentials_delivered(
+                    self._ids, self._clock, offer, delivery, award.configuration_id, self._issuer_id(offer)
+                )
+            )
+            uow.commit()
         body: dict[str, Any] = {"credentials": [{"credential": _wire_form(credential)} for credential in issued]}
         if transaction is None or self._deferred_notification_id:
             body["notification_id"] = notification_id
@@ -373,11 +404,14 @@ class Oid4vciIssuer:
         candidates = [a for a in offer.awards if a.configuration_id == configuration_id]
         if not candidates:
             raise ProtocolError("unknown_credential_configuration", "this configuration was not offered")
+        if len(candidates) == 1:
+            return candidates[0]
         # Several awards in one configuration are handed out in turn, then again from the first
         # (a wallet may ask again, say after losing a credential; earlier credentials stay valid).
         return candidates[self._store.deliveries_in(offer.id, {a.id for a in candidates}) % len(candidates)]
 
-    def _holders(self, offer: Offer, value: object) -> list[ProvenHolder]:
+    def _holders(self, offer: Offer, value: object) -> tuple[list[ProvenHolder], list[UsableNonce]]:
+        """The holders the proofs prove, and their c_nonces (checked, but spent only with the answer)."""
         if value is None:
             raise invalid_proof("proofs is missing: the credential is bound to a key the wallet must prove")
         proofs = _json_object(value)
@@ -403,11 +437,11 @@ class Oid4vciIssuer:
         nonces = {holder.nonce for holder in holders}
         if None in nonces:
             raise invalid_proof("every proof must carry the c_nonce from the nonce endpoint")
-        # All proofs of a batch share one nonce; it is used up once, after every proof has been checked.
-        for nonce in nonces:
-            if nonce is None or not self._use_nonce(nonce, now):
-                raise ProtocolError("invalid_nonce", "the c_nonce is unknown, used or expired; fetch a new one")
-        return holders
+        usable = [self._usable_nonce(str(nonce), now) for nonce in nonces]
+        if None in usable:
+            raise ProtocolError("invalid_nonce", "the c_nonce is unknown, used or expired; fetch a new one")
+        # A batch's proofs normally share one nonce; each distinct one is spent once, with the answer.
+        return holders, [nonce for nonce in usable if nonce is not None]
 
     # --- notification endpoint -------------------------------------------------------------------------
 
@@ -453,7 +487,7 @@ class Oid4vciIssuer:
         if offer.released_at is None:
             return CredentialResponse({"transaction_id": transaction.id, "interval": DEFERRED_INTERVAL_SECONDS}, 202)
         award = next(a for a in offer.awards if a.id == transaction.award_id)
-        return self._deliver(offer, award, transaction.holder_dids, transaction)
+        return self._deliver(offer, award, transaction.holder_dids, transaction=transaction)
 
     def release(self, client: ApiClient, offer_id: str) -> Offer:
         """Let the offer's deferred awards be signed: waiting wallets get them at their next deferred request."""
@@ -471,24 +505,19 @@ class Oid4vciIssuer:
     def _offer_of_token(self, slug: str, token: str | None, *, deferred_pickup: bool = False) -> Offer:
         if not token:
             raise InvalidToken("an access token is required (Authorization: Bearer)")
-        grant = self._store.grant(_sha256(token))
+        found = self._store.offer_of_token(_sha256(token))
+        if found is None:
+            raise InvalidToken("the access token is unknown or has expired")
+        grant, offer = found
         # A deferred credential is asked for with the token of the original request (§9.1), which may come
         # hours later than a 5-minute token lives; for that endpoint alone, and only together with a pending
         # transaction_id (a second secret), the token is honoured for DEFERRED_PICKUP after it was issued.
-        valid_until = grant.expires_at + DEFERRED_PICKUP if grant is not None and deferred_pickup else None
-        if grant is None or self._clock.now() >= (valid_until or grant.expires_at):
+        valid_until = grant.expires_at + DEFERRED_PICKUP if deferred_pickup else grant.expires_at
+        if self._clock.now() >= valid_until:
             raise InvalidToken("the access token is unknown or has expired")
-        offer = self._store.offer(grant.offer_id)
-        if offer is None or offer.issuer_slug != slug:
+        if offer.issuer_slug != slug:
             raise InvalidToken("the access token is not for this credential issuer")
         return offer
-
-    def _client(self, offer: Offer) -> ApiClient:
-        with self._uow() as uow:
-            client = uow.clients.get(offer.client_id)
-        if client is None or client.disabled:
-            raise ProtocolError("credential_request_denied", "the offer's issuing client no longer exists")
-        return client
 
     def _issuer_id(self, offer: Offer) -> str:
         return self.endpoints.issuer_id(offer.issuer_slug)

@@ -3,10 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Row, case, delete, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Engine,
+    Result,
+    Row,
+    Select,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ec_issuer.events.model import OutboxEvent
 from ec_issuer.oid4vci.model import (
@@ -21,6 +36,7 @@ from ec_issuer.oid4vci.model import (
     TxCodeSpec,
 )
 from ec_issuer.storage.outbox import outbox_row
+from ec_issuer.storage.session import LazyConnection
 from ec_issuer.storage.tables import (
     oid4vci_access_tokens,
     oid4vci_authorizations,
@@ -33,6 +49,48 @@ from ec_issuer.storage.tables import (
 
 _offers = oid4vci_offers
 _deliveries = oid4vci_deliveries
+_tokens = oid4vci_access_tokens
+
+# Statements on the wallet's path are built once: building them per call cost more than running them.
+_OFFER_BY_ID = select(_offers).where(_offers.c.id == bindparam("key"))
+_OFFER_BY_REFERENCE = select(_offers).where(_offers.c.reference == bindparam("key"))
+_OFFER_BY_CODE = select(_offers).where(_offers.c.code_hash == bindparam("key"))
+_OFFER_BY_TOKEN = (
+    select(_offers, _tokens.c.expires_at.label("token_expires_at"))
+    .join(_tokens, _tokens.c.offer_id == _offers.c.id)
+    .where(_tokens.c.token_hash == bindparam("token_hash"))
+)
+_REDEEM_CODE = (
+    update(_offers)
+    .where(_offers.c.id == bindparam("offer_id"), _offers.c.code_redeemed_at.is_(None))
+    .values(code_redeemed_at=bindparam("now"), state=OfferState.TOKEN_ISSUED.value)
+)
+_INSERT_TOKEN = insert(_tokens)
+# A nonce used twice at once: the second insert waits for the first to commit, then does nothing and
+# returns no row (psycopg reports no rowcount for it).
+_USE_NONCE = {
+    "sqlite": sqlite_insert(oid4vci_nonces).on_conflict_do_nothing().returning(oid4vci_nonces.c.nonce),
+    "postgresql": postgresql_insert(oid4vci_nonces).on_conflict_do_nothing().returning(oid4vci_nonces.c.nonce),
+}
+_SETTLE_TRANSACTION = (
+    update(oid4vci_transactions)
+    .where(oid4vci_transactions.c.id == bindparam("transaction_id"), oid4vci_transactions.c.delivered_at.is_(None))
+    .values(delivered_at=bindparam("delivered_at"))
+)
+_INSERT_DELIVERY = insert(_deliveries)
+_COUNT_DELIVERED = (
+    update(_offers)
+    .where(_offers.c.id == bindparam("offer_id"))
+    .values(
+        credentials_issued=_offers.c.credentials_issued + bindparam("count"),
+        # credential_issued, unless the wallet has notified already: a later delivery does not undo that
+        state=case(
+            (_offers.c.state == OfferState.NOTIFIED.value, OfferState.NOTIFIED.value),
+            else_=OfferState.CREDENTIAL_ISSUED.value,
+        ),
+    )
+)
+_INSERT_EVENTS = insert(outbox_events)
 
 
 class SqlOfferStore:
@@ -45,13 +103,18 @@ class SqlOfferStore:
             _record(connection, [event])
 
     def offer(self, offer_id: str) -> Offer | None:
-        return self._one_offer(_offers.c.id == offer_id)
+        return self._one_offer(_OFFER_BY_ID, offer_id)
 
     def offer_by_reference(self, reference: str) -> Offer | None:
-        return self._one_offer(_offers.c.reference == reference)
+        return self._one_offer(_OFFER_BY_REFERENCE, reference)
 
     def offer_by_code(self, code_hash: str) -> Offer | None:
-        return self._one_offer(_offers.c.code_hash == code_hash)
+        return self._one_offer(_OFFER_BY_CODE, code_hash)
+
+    def offer_of_token(self, token_hash: str) -> tuple[AccessGrant, Offer] | None:
+        with self._engine.connect() as connection:
+            row = connection.execute(_OFFER_BY_TOKEN, {"token_hash": token_hash}).first()
+        return (AccessGrant(row.id, row.token_expires_at), _offer(row)) if row is not None else None
 
     def record_tx_failure(self, offer_id: str, failures: int, retry_after: datetime | None) -> None:
         with self._engine.begin() as connection:
@@ -63,34 +126,13 @@ class SqlOfferStore:
         self, offer_id: str, now: datetime, token_hash: str, grant: AccessGrant, event: OutboxEvent
     ) -> bool:
         with self._engine.begin() as connection:
-            redeemed = connection.execute(
-                update(_offers)
-                .where(_offers.c.id == offer_id, _offers.c.code_redeemed_at.is_(None))
-                .values(code_redeemed_at=now, state=OfferState.TOKEN_ISSUED.value)
-            )
+            redeemed = connection.execute(_REDEEM_CODE, {"offer_id": offer_id, "now": now})
             if redeemed.rowcount != 1:
                 return False  # a concurrent request redeemed it first
             connection.execute(
-                insert(oid4vci_access_tokens).values(
-                    token_hash=token_hash, offer_id=grant.offer_id, expires_at=grant.expires_at
-                )
+                _INSERT_TOKEN, {"token_hash": token_hash, "offer_id": grant.offer_id, "expires_at": grant.expires_at}
             )
             _record(connection, [event])
-        return True
-
-    def grant(self, token_hash: str) -> AccessGrant | None:
-        with self._engine.connect() as connection:
-            row = connection.execute(
-                select(oid4vci_access_tokens).where(oid4vci_access_tokens.c.token_hash == token_hash)
-            ).first()
-        return AccessGrant(row.offer_id, row.expires_at) if row is not None else None
-
-    def use_nonce(self, nonce: str, expires_at: datetime) -> bool:
-        try:
-            with self._engine.begin() as connection:
-                connection.execute(insert(oid4vci_nonces).values(nonce=nonce, expires_at=expires_at))
-        except IntegrityError:
-            return False  # used before (the primary key says so, also between concurrent requests)
         return True
 
     def purge(self, now: datetime, tokens_before: datetime) -> int:
@@ -100,48 +142,6 @@ class SqlOfferStore:
                 delete(oid4vci_access_tokens).where(oid4vci_access_tokens.c.expires_at < tokens_before)
             )
             return nonces.rowcount + tokens.rowcount
-
-    def record_delivery(self, delivery: Delivery, events: list[OutboxEvent], transaction_id: str | None = None) -> bool:
-        with self._engine.begin() as connection:
-            if transaction_id is not None:
-                settled = connection.execute(
-                    update(oid4vci_transactions)
-                    .where(oid4vci_transactions.c.id == transaction_id, oid4vci_transactions.c.delivered_at.is_(None))
-                    .values(delivered_at=delivery.delivered_at)
-                )
-                if settled.rowcount != 1:
-                    return False  # another request picked it up first
-            connection.execute(
-                insert(_deliveries).values(
-                    notification_id=delivery.notification_id,
-                    offer_id=delivery.offer_id,
-                    award_id=delivery.award_id,
-                    credential_ids=list(delivery.credential_ids),
-                    delivered_at=delivery.delivered_at,
-                )
-            )
-            connection.execute(
-                update(_offers)
-                .where(_offers.c.id == delivery.offer_id)
-                .values(
-                    credentials_issued=_offers.c.credentials_issued + len(delivery.credential_ids),
-                    state=_not_notified_yet(),
-                )
-            )
-            _record(connection, events)
-        return True
-
-    def add_transaction(self, transaction: DeferredTransaction) -> None:
-        with self._engine.begin() as connection:
-            connection.execute(
-                insert(oid4vci_transactions).values(
-                    id=transaction.id,
-                    offer_id=transaction.offer_id,
-                    award_id=transaction.award_id,
-                    holder_dids=list(transaction.holder_dids),
-                    created_at=transaction.created_at,
-                )
-            )
 
     def transaction(self, transaction_id: str) -> DeferredTransaction | None:
         with self._engine.connect() as connection:
@@ -244,23 +244,61 @@ class SqlOfferStore:
             _record(connection, [outbox_event])
         return True
 
-    def _one_offer(self, condition: Any) -> Offer | None:
+    def _one_offer(self, statement: Select[Any], key: str) -> Offer | None:
         with self._engine.connect() as connection:
-            row = connection.execute(select(_offers).where(condition)).first()
+            row = connection.execute(statement, {"key": key}).first()
         return _offer(row) if row is not None else None
 
 
-def _not_notified_yet() -> Any:
-    """credential_issued, unless the wallet has notified already: a later delivery does not undo that."""
-    return case(
-        (_offers.c.state == OfferState.NOTIFIED.value, OfferState.NOTIFIED.value),
-        else_=OfferState.CREDENTIAL_ISSUED.value,
-    )
+class SqlWalletRequests:
+    """The credential request's writes, on the connection of the unit of work that stores its credentials."""
+
+    def __init__(self, connection: LazyConnection) -> None:
+        self._db = connection
+
+    def use_nonce(self, nonce: str, expires_at: datetime) -> bool:
+        statement = _USE_NONCE[self._db.dialect_name]
+        return self._db.execute(statement, {"nonce": nonce, "expires_at": expires_at}).first() is not None
+
+    def add_transaction(self, transaction: DeferredTransaction) -> None:
+        self._db.execute(
+            insert(oid4vci_transactions).values(
+                id=transaction.id,
+                offer_id=transaction.offer_id,
+                award_id=transaction.award_id,
+                holder_dids=list(transaction.holder_dids),
+                created_at=transaction.created_at,
+            )
+        )
+
+    def record_delivery(self, delivery: Delivery, transaction_id: str | None = None) -> bool:
+        if transaction_id is not None:
+            settled = self._db.execute(
+                _SETTLE_TRANSACTION, {"transaction_id": transaction_id, "delivered_at": delivery.delivered_at}
+            )
+            if _changed(settled) != 1:
+                return False  # another request picked it up first
+        self._db.execute(
+            _INSERT_DELIVERY,
+            {
+                "notification_id": delivery.notification_id,
+                "offer_id": delivery.offer_id,
+                "award_id": delivery.award_id,
+                "credential_ids": list(delivery.credential_ids),
+                "delivered_at": delivery.delivered_at,
+            },
+        )
+        self._db.execute(_COUNT_DELIVERED, {"offer_id": delivery.offer_id, "count": len(delivery.credential_ids)})
+        return True
+
+
+def _changed(result: Result[Any]) -> int:
+    return cast(CursorResult[Any], result).rowcount
 
 
 def _record(connection: Connection, events: list[OutboxEvent]) -> None:
     if events:
-        connection.execute(insert(outbox_events), [outbox_row(event) for event in events])
+        connection.execute(_INSERT_EVENTS, [outbox_row(event) for event in events])
 
 
 def _offer_row(offer: Offer) -> dict[str, Any]:

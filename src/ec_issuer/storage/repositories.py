@@ -32,6 +32,7 @@ _KEYS_OF_ISSUER = (
     select(signing_keys).where(signing_keys.c.issuer_slug == bindparam("slug")).order_by(signing_keys.c.created_at)
 )
 _CLIENT_BY_TOKEN_HASH = select(api_clients).where(api_clients.c.token_hash == bindparam("token_hash"))
+_CLIENT_BY_ID = select(api_clients).where(api_clients.c.id == bindparam("id"))
 _CREDENTIAL_BY_ID = select(issued_credentials).where(issued_credentials.c.id == bindparam("id"))
 _INSERT_CREDENTIAL = issued_credentials.insert()
 
@@ -218,8 +219,15 @@ class SqlClients(_Repository):
         self._changed(Region.CLIENTS)
 
     def get(self, client_id: str) -> ApiClient | None:
-        row = self._db.execute(select(api_clients).where(api_clients.c.id == client_id)).first()
-        return _client(row) if row else None
+        cached = self._cache.get(Region.CLIENTS, ("id", client_id))
+        if cached is not None:
+            return cast(ApiClient, cached)
+        row = self._db.execute(_CLIENT_BY_ID, {"id": client_id}).first()
+        if row is None:
+            return None
+        client = _client(row)
+        self._remember(Region.CLIENTS, ("id", client_id), client)
+        return client
 
     def get_by_token_hash(self, token_hash: str) -> ApiClient | None:
         cached = self._cache.get(Region.CLIENTS, token_hash)

@@ -25,6 +25,10 @@ class LazyConnection:
         self._in_transaction = False
         self._retired = False
 
+    @property
+    def dialect_name(self) -> str:
+        return self._engine.dialect.name
+
     def execute(self, statement: Executable, parameters: dict[str, Any] | None = None) -> Result[Any]:
         connection = self._checked_out()
         try:

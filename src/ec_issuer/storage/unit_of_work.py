@@ -11,6 +11,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from ec_issuer.core.errors import Unavailable
 from ec_issuer.storage.cache import NO_CACHE, ReadCache, Region
+from ec_issuer.storage.oid4vci_store import SqlWalletRequests
 from ec_issuer.storage.outbox import SqlOutbox
 from ec_issuer.storage.repositories import SqlClients, SqlCredentials, SqlIssuers, SqlKeys
 from ec_issuer.storage.session import LazyConnection
@@ -34,6 +35,7 @@ class SqlUnitOfWork:
         self.status_lists = SqlStatusLists(self._connection)
         self.history = SqlHistory(self._connection)
         self.outbox = SqlOutbox(self._connection)
+        self.wallet_requests = SqlWalletRequests(self._connection)
         return self
 
     def __exit__(
