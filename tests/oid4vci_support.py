@@ -4,6 +4,7 @@ offer taken all the way through (for tests that need a row in every table)."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
@@ -11,11 +12,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from ec_issuer.access.model import ApiClient
-from ec_issuer.bootstrap import Container
+from ec_issuer.bootstrap import Container, build
 from ec_issuer.core.encoding import b64url_encode, dumps
 from ec_issuer.keys.jwk import public_jwk
 from ec_issuer.oid4vci.commands import CreateOffer
 from ec_issuer.oid4vci.model import PRE_AUTHORIZED_GRANT
+from ec_issuer.oid4vci.service import PresentedToken
+from tests.agent_stub import agent_settings, running_agent
 from tests.support import award_body
 
 ISSUER_ID = "https://issuer.test/issuers/acme"  # ISSUER_BASE_URL of tests.support.make_settings, issuer acme
@@ -69,7 +72,7 @@ def redeem_an_offer(container: Container, client: ApiClient, issuer_slug: str = 
     for award_ref in made.offer.awards:
         proof = Holder().proof(container.oid4vci.new_nonce(), audience=audience)
         request = {"credential_identifier": award_ref.id, "proofs": {"jwt": [proof]}}
-        container.oid4vci.request_credential(issuer_slug, access, request)
+        container.oid4vci.request_credential(issuer_slug, PresentedToken(access, "bearer"), request)
     # A second offer through the authorization code flow, as far as the code: a pushed request row.
     by_code = CreateOffer.model_validate(
         {"issuer": issuer_slug, "awards": [{"credential": award}], "grants": ["authorization_code"]}
@@ -87,3 +90,19 @@ def redeem_an_offer(container: Container, client: ApiClient, issuer_slug: str = 
         },
     )
     container.oid4vci.authorize(issuer_slug, {"client_id": "wallet", "request_uri": pushed["request_uri"]})
+
+
+def hand_an_offer_to_an_agent(container: Container, client: ApiClient, issuer_slug: str = "acme") -> None:
+    """An offer made through the external agent adapter (against the local stub), on the container's database,
+    then signed by the agent as its events report: a row in each of the agent tables."""
+    with running_agent() as stub:
+        agent = build(replace(container.settings, ssi_agent=agent_settings(stub.url)), clock=container.clock)
+        try:
+            award = {k: v for k, v in award_body().items() if k not in ("issuer", "recipient")}
+            command = CreateOffer.model_validate({"issuer": issuer_slug, "awards": [{"credential": award}]})
+            agent.offers.create_offer(client, command)
+            assert agent.agent_events is not None
+            [credential_id] = stub.credentials
+            agent.agent_events.receive({"SignedCredentialCreated": {"credential_id": credential_id}})
+        finally:
+            agent.engine.dispose()

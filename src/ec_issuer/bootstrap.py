@@ -18,7 +18,7 @@ from ec_issuer.access.service import AccessService
 from ec_issuer.config import ConfigurationError, Settings, development_admin_token
 from ec_issuer.core.ports import Clock, IdGenerator
 from ec_issuer.core.system import RandomIds, SystemClock
-from ec_issuer.core.unit_of_work import UnitOfWork
+from ec_issuer.core.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from ec_issuer.credentials.issuing import CredentialIssuer
 from ec_issuer.credentials.reading import CredentialReader, StoredStatuses
 from ec_issuer.credentials.recipient import RecipientReferencer
@@ -35,13 +35,18 @@ from ec_issuer.keys.model import Algorithm
 from ec_issuer.keys.ports import KeyCustody
 from ec_issuer.keys.resolution import KeyResolver, StoredKeyResolver
 from ec_issuer.keys.service import KeyService
+from ec_issuer.oid4vci.agent import SSI_AGENT, AgentDelivery
+from ec_issuer.oid4vci.agent_events import AgentEvents
+from ec_issuer.oid4vci.delivery import BuiltInDelivery, OfferDelivery, WalletEndpoints
+from ec_issuer.oid4vci.external_as import ExternalAuthorizationServer
 from ec_issuer.oid4vci.metadata import IssuerEndpoints
-from ec_issuer.oid4vci.service import Oid4vciIssuer
+from ec_issuer.oid4vci.service import DpopPolicy, Oid4vciIssuer
 from ec_issuer.status.lists import StatusListUrls
 from ec_issuer.status.ports import StatusListSource
 from ec_issuer.status.publication import StatusListPublisher
 from ec_issuer.status.service import CredentialLifecycle, ExpirySweep
 from ec_issuer.status.sources import LocalFirstStatusLists
+from ec_issuer.storage.agent_store import SqlAgentOfferStore
 from ec_issuer.storage.cache import ReadCache
 from ec_issuer.storage.engine import make_engine
 from ec_issuer.storage.migrate import current_revision, head_revision, upgrade
@@ -73,7 +78,9 @@ class Container:
     status_source: StatusListSource
     outbox: SqlOutboxStore
     oid4vci: Oid4vciIssuer
+    offers: OfferDelivery  # how offers reach wallets: the built-in issuer, or the external agent
     clock: Clock
+    agent_events: AgentEvents | None = None  # with the external agent: its pushed events
     # Relays running inside this process (RELAY_IN_SERVICE), whose counters GET /metrics reports.
     relays: list[OutboxRelay] = field(default_factory=list[OutboxRelay])
 
@@ -116,17 +123,22 @@ def build(
     remote_lists = HttpStatusLists(allow_private=settings.status_fetch_allow_private) if settings.status_fetch else None
     status_source = LocalFirstStatusLists(status_urls, status_publisher, remote_lists)
     issuing = CredentialIssuer(uow, policy, custodians, schema, recipients, clock, ids, status_slots)
+    external_as = external_authorization_server(settings, clock)
+    endpoints = IssuerEndpoints(settings.issuer_base_url, external_as.issuer if external_as else None)
     oid4vci = Oid4vciIssuer(
         uow,
         SqlOfferStore(engine),
         issuing,
-        IssuerEndpoints(settings.issuer_base_url),
+        endpoints,
         clock,
         ids,
         derive_secret(settings.keystore_secret, "oid4vci"),
         deferred_notification_id=settings.oid4vci_deferred_notification_id,
         token_c_nonce=settings.oid4vci_token_c_nonce,
+        dpop=DpopPolicy(required=settings.oid4vci_dpop == "required", nonce=settings.oid4vci_dpop_nonce),
+        external_as=external_as,
     )
+    offers, agent_events = offer_delivery(settings, uow, engine, BuiltInDelivery(oid4vci), endpoints, clock, ids)
     return Container(
         settings=settings,
         engine=engine,
@@ -150,8 +162,61 @@ def build(
         status_source=status_source,
         outbox=SqlOutboxStore(engine),
         oid4vci=oid4vci,
+        offers=offers,
         clock=clock,
+        agent_events=agent_events,
     )
+
+
+def external_authorization_server(settings: Settings, clock: Clock) -> ExternalAuthorizationServer | None:
+    """OID4VCI_AUTHORIZATION_SERVER and how its tokens are checked; its HTTP adapter is imported only then."""
+    configured = settings.oid4vci_authorization_server
+    if configured is None:
+        return None
+    from ec_issuer.fetching.authorization_server import HttpIntrospection, HttpJwks, JwksFileError, StaticJwks
+    from ec_issuer.oid4vci.external_tokens import ExternalTokenVerifier, JwksSource
+
+    jwks: JwksSource | None = None
+    if configured.jwks_url:
+        jwks = HttpJwks(configured.jwks_url, clock, timeout_seconds=configured.timeout_seconds)
+    elif configured.jwks_file:
+        try:
+            jwks = StaticJwks.from_file(configured.jwks_file)
+        except JwksFileError as exc:
+            raise ConfigurationError(f"OID4VCI_AS_JWKS_FILE: {exc}") from None
+    introspection = None
+    if configured.introspection_endpoint and configured.client_id and configured.client_secret:
+        introspection = HttpIntrospection(
+            configured.introspection_endpoint,
+            configured.client_id,
+            configured.client_secret,
+            clock,
+            timeout_seconds=configured.timeout_seconds,
+            cache_seconds=configured.introspection_cache_seconds,
+        )
+    verifier = ExternalTokenVerifier(configured.issuer, clock, jwks=jwks, introspection=introspection)
+    return ExternalAuthorizationServer(configured.issuer, verifier)
+
+
+def offer_delivery(
+    settings: Settings,
+    uow: UnitOfWorkFactory,
+    engine: Engine,
+    built_in: BuiltInDelivery,
+    endpoints: IssuerEndpoints,
+    clock: Clock,
+    ids: IdGenerator,
+) -> tuple[OfferDelivery, AgentEvents | None]:
+    """The built-in issuer, or with SSI_AGENT_URL the external agent (whose HTTP client is imported only then)."""
+    agent = settings.ssi_agent
+    if agent is None:
+        return built_in, None
+    from ec_issuer.ssi_agent.client import UniCoreAgent
+
+    store = SqlAgentOfferStore(engine)
+    wallet = WalletEndpoints(SSI_AGENT, agent.nonce_endpoint, agent.credential_endpoint)
+    delivery = AgentDelivery(uow, store, UniCoreAgent(agent), built_in, endpoints, wallet, clock, ids)
+    return delivery, AgentEvents(store, endpoints, clock, ids)
 
 
 def key_custodians(settings: Settings) -> dict[str, KeyCustody]:

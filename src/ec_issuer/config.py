@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, cast
 from urllib.parse import urlsplit
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,32 @@ class KmsSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class SsiAgentSettings:
+    """An external OID4VCI agent (the UniCore ssi-agent) that offers are handed to instead of the built-in issuer."""
+
+    url: str  # base URL of the agent's admin API, without a trailing slash
+    nonce_endpoint: str  # the agent's wallet-facing endpoints, reported with each offer
+    credential_endpoint: str
+    webhook_secret: str = field(repr=False)  # what the agent presents when it pushes its events to us
+    token: str | None = field(default=None, repr=False)  # sent as a bearer token to the admin API
+    timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class ExternalAuthorizationServerSettings:
+    """An external OAuth 2.0 authorization server for the OID4VCI authorization code flow (docs/oid4vci.md)."""
+
+    issuer: str  # its issuer identifier, exactly as in its tokens' `iss`
+    jwks_url: str | None = None  # RFC 9068 JWT access tokens are checked against these keys...
+    jwks_file: Path | None = None  # ...or against a key set in a file
+    introspection_endpoint: str | None = None  # other tokens are introspected (RFC 7662) with this client
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+    timeout_seconds: float = 5.0
+    introspection_cache_seconds: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     mode: str
     server_host: str
@@ -86,6 +114,12 @@ class Settings:
     # rejects exactly that (openwallet-foundation-labs/oid4vc-ts#245). Off: left out for such wallets.
     oid4vci_deferred_notification_id: bool = True
     oid4vci_token_c_nonce: bool = False  # draft-13 wallets: a c_nonce in the token response too
+    # DPoP (RFC 9449): "optional" binds a token when the wallet sends a proof; "required" refuses Bearer.
+    oid4vci_dpop: Literal["optional", "required"] = "optional"
+    oid4vci_dpop_nonce: bool = True  # DPoP proofs must carry a server nonce (RFC 9449 §8)
+    ssi_agent: SsiAgentSettings | None = None  # set: offers go to this external agent (docs/oid4vci.md)
+    # set: the authorization code flow runs at this external authorization server (docs/oid4vci.md)
+    oid4vci_authorization_server: ExternalAuthorizationServerSettings | None = None
     rabbitmq_url: str = field(default="amqp://guest:guest@127.0.0.1:5672/", repr=False)
 
     @property
@@ -109,6 +143,15 @@ def _flag(value: str | None, default: bool) -> bool:
     if value is None or value == "":
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _dpop_mode(value: str) -> Literal["optional", "required"]:
+    mode = value.strip().lower()
+    if mode == "required":
+        return "required"
+    if mode == "optional":
+        return "optional"
+    raise ConfigurationError(f"OID4VCI_DPOP must be 'optional' or 'required', not {value!r}")
 
 
 def load_settings(environ: Mapping[str, str] | None = None, *, mode: str | None = None) -> Settings:
@@ -191,6 +234,10 @@ def load_settings(environ: Mapping[str, str] | None = None, *, mode: str | None 
         relay_in_service=_flag(env.get("RELAY_IN_SERVICE"), default=False),
         oid4vci_deferred_notification_id=_flag(env.get("OID4VCI_DEFERRED_NOTIFICATION_ID"), default=True),
         oid4vci_token_c_nonce=_flag(env.get("OID4VCI_TOKEN_C_NONCE"), default=False),
+        oid4vci_dpop=_dpop_mode(env.get("OID4VCI_DPOP", "optional")),
+        oid4vci_dpop_nonce=_flag(env.get("OID4VCI_DPOP_NONCE"), default=True),
+        ssi_agent=_ssi_agent_settings(env, production=not dev),
+        oid4vci_authorization_server=_external_as_settings(env, production=not dev),
         rabbitmq_url=_secret(env, "RABBITMQ_URL") or "amqp://guest:guest@127.0.0.1:5672/",
     )
 
@@ -239,6 +286,132 @@ def _kms_settings(env: Mapping[str, str]) -> KmsSettings | None:
     if not region:
         return None
     return KmsSettings(region=region, endpoint_url=env.get("KMS_ENDPOINT_URL") or None)
+
+
+MIN_WEBHOOK_SECRET_LENGTH = 32
+
+
+def _ssi_agent_settings(env: Mapping[str, str], *, production: bool) -> SsiAgentSettings | None:
+    url = env.get("SSI_AGENT_URL")
+    if not url:
+        return None
+    _require_url("SSI_AGENT_URL", url, https=False)
+    endpoints: list[str] = []
+    for name in ("SSI_AGENT_NONCE_ENDPOINT", "SSI_AGENT_CREDENTIAL_ENDPOINT"):
+        value = env.get(name, "")
+        if not value:
+            raise ConfigurationError(f"SSI_AGENT_URL needs {name}: the agent's endpoint that wallets call")
+        # Wallets call these; outside development they must be https like every metadata URL.
+        _require_url(name, value, https=production)
+        endpoints.append(value)
+    secret = _secret(env, "SSI_AGENT_WEBHOOK_SECRET")
+    if not secret or len(secret) < MIN_WEBHOOK_SECRET_LENGTH:
+        raise ConfigurationError(
+            f"SSI_AGENT_URL needs SSI_AGENT_WEBHOOK_SECRET (or _FILE) of at least {MIN_WEBHOOK_SECRET_LENGTH} "
+            "characters: the agent's events are accepted only with it"
+        )
+    try:
+        timeout = float(env.get("SSI_AGENT_TIMEOUT_SECONDS", "10"))
+    except ValueError:
+        raise ConfigurationError("SSI_AGENT_TIMEOUT_SECONDS is not a number") from None
+    if not 0 < timeout <= 120:
+        raise ConfigurationError("SSI_AGENT_TIMEOUT_SECONDS must be more than 0 and at most 120")
+    return SsiAgentSettings(
+        url=url.rstrip("/"),
+        nonce_endpoint=endpoints[0],
+        credential_endpoint=endpoints[1],
+        webhook_secret=secret,
+        token=_secret(env, "SSI_AGENT_TOKEN"),
+        timeout_seconds=timeout,
+    )
+
+
+_EXTERNAL_AS_VARIABLES = (
+    "OID4VCI_AS_JWKS_URL",
+    "OID4VCI_AS_JWKS_FILE",
+    "OID4VCI_AS_INTROSPECTION_ENDPOINT",
+    "OID4VCI_AS_CLIENT_ID",
+    "OID4VCI_AS_CLIENT_SECRET",
+    "OID4VCI_AS_CLIENT_SECRET_FILE",
+)
+
+
+def _external_as_settings(env: Mapping[str, str], *, production: bool) -> ExternalAuthorizationServerSettings | None:
+    issuer = env.get("OID4VCI_AUTHORIZATION_SERVER", "")
+    if not issuer:
+        stray = [name for name in _EXTERNAL_AS_VARIABLES if env.get(name)]
+        if stray:
+            raise ConfigurationError(f"{', '.join(stray)}: set OID4VCI_AUTHORIZATION_SERVER too, or none of them")
+        return None
+    # Wallets fetch its metadata and compare its issuer; outside development it must be https.
+    _require_url("OID4VCI_AUTHORIZATION_SERVER", issuer, https=production)
+    if urlsplit(issuer).query:
+        raise ConfigurationError("OID4VCI_AUTHORIZATION_SERVER is an issuer identifier: no query (RFC 8414 §2)")
+    jwks_url, jwks_file = env.get("OID4VCI_AS_JWKS_URL") or None, env.get("OID4VCI_AS_JWKS_FILE") or None
+    if jwks_url and jwks_file:
+        raise ConfigurationError("set OID4VCI_AS_JWKS_URL or OID4VCI_AS_JWKS_FILE, not both")
+    if jwks_url:
+        _require_url("OID4VCI_AS_JWKS_URL", jwks_url, https=production)
+    if jwks_file:
+        _require_jwks_file(Path(jwks_file))
+    introspection, client_id, client_secret = _introspection_settings(env, production=production)
+    if not (jwks_url or jwks_file or introspection):
+        raise ConfigurationError(
+            "OID4VCI_AUTHORIZATION_SERVER needs a way to check its access tokens: OID4VCI_AS_JWKS_URL or "
+            "OID4VCI_AS_JWKS_FILE (RFC 9068 JWT access tokens) and/or OID4VCI_AS_INTROSPECTION_ENDPOINT (RFC 7662)"
+        )
+    try:
+        timeout = float(env.get("OID4VCI_AS_TIMEOUT_SECONDS", "5"))
+        cache_seconds = float(env.get("OID4VCI_AS_INTROSPECTION_CACHE_SECONDS", "30"))
+    except ValueError:
+        raise ConfigurationError("OID4VCI_AS_TIMEOUT_SECONDS and ..._CACHE_SECONDS must be numbers") from None
+    if not 0 < timeout <= 60:
+        raise ConfigurationError("OID4VCI_AS_TIMEOUT_SECONDS must be more than 0 and at most 60")
+    if not 0 <= cache_seconds <= 300:
+        raise ConfigurationError("OID4VCI_AS_INTROSPECTION_CACHE_SECONDS must be between 0 and 300")
+    return ExternalAuthorizationServerSettings(
+        issuer=issuer,
+        jwks_url=jwks_url,
+        jwks_file=Path(jwks_file).resolve() if jwks_file else None,
+        introspection_endpoint=introspection,
+        client_id=client_id,
+        client_secret=client_secret,
+        timeout_seconds=timeout,
+        introspection_cache_seconds=cache_seconds,
+    )
+
+
+def _introspection_settings(env: Mapping[str, str], *, production: bool) -> tuple[str | None, str | None, str | None]:
+    endpoint = env.get("OID4VCI_AS_INTROSPECTION_ENDPOINT") or None
+    client_id, client_secret = env.get("OID4VCI_AS_CLIENT_ID") or None, _secret(env, "OID4VCI_AS_CLIENT_SECRET")
+    if endpoint is None:
+        if client_id or client_secret:
+            raise ConfigurationError("OID4VCI_AS_CLIENT_ID and _SECRET are for OID4VCI_AS_INTROSPECTION_ENDPOINT")
+        return None, None, None
+    _require_url("OID4VCI_AS_INTROSPECTION_ENDPOINT", endpoint, https=production)
+    if not client_id or not client_secret:
+        raise ConfigurationError(
+            "OID4VCI_AS_INTROSPECTION_ENDPOINT needs OID4VCI_AS_CLIENT_ID and OID4VCI_AS_CLIENT_SECRET (or _FILE): "
+            "the introspection endpoint takes only authenticated clients"
+        )
+    return endpoint, client_id, client_secret
+
+
+def _require_jwks_file(path: Path) -> None:
+    try:
+        document = json.loads(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise ConfigurationError(f"OID4VCI_AS_JWKS_FILE cannot be read as JSON: {exc}") from None
+    keys: object = cast(dict[str, object], document).get("keys") if isinstance(document, dict) else None
+    if not isinstance(keys, list) or not keys:
+        raise ConfigurationError("OID4VCI_AS_JWKS_FILE must hold a JWK Set: an object with a non-empty keys array")
+
+
+def _require_url(name: str, value: str, *, https: bool) -> None:
+    parts = urlsplit(value)
+    schemes = ("https",) if https else ("http", "https")
+    if parts.scheme not in schemes or not parts.hostname or parts.username or parts.password or parts.fragment:
+        raise ConfigurationError(f"{name} must be an {' or '.join(schemes)} URL without credentials, not {value!r}")
 
 
 def _development_secret(data_dir: Path) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -23,8 +23,10 @@ from jsonschema import Draft201909Validator, FormatChecker
 
 from ec_issuer.access.model import ApiClient
 from ec_issuer.bootstrap import Container
-from ec_issuer.credentials.commands import IssueRequest
+from ec_issuer.core.unit_of_work import UnitOfWork
+from ec_issuer.credentials.commands import IssueCredential, IssueRequest
 from ec_issuer.credentials.issuing import IssueOutcome
+from ec_issuer.credentials.model import IssuedCredential
 from ec_issuer.credentials.schema import OB3_ACHIEVEMENT_CREDENTIAL_SCHEMA
 from ec_issuer.resources import load_json
 
@@ -155,7 +157,19 @@ def issued_credentials(request: pytest.FixtureRequest, monkeypatch: pytest.Monke
         recorder.record(outcome.credential.payload)
         return outcome
 
+    original_all_in = issuing.issue_all_in
+
+    def recording_issue_all_in(
+        uow: UnitOfWork, client: ApiClient, requests: Sequence[IssueCredential]
+    ) -> list[IssuedCredential]:
+        # OID4VCI deliveries issue inside their own unit of work (recorded even if it is then rolled back).
+        credentials = original_all_in(uow, client, requests)
+        for credential in credentials:
+            recorder.record(credential.payload)
+        return credentials
+
     monkeypatch.setattr(issuing, "issue", recording_issue)
+    monkeypatch.setattr(issuing, "issue_all_in", recording_issue_all_in)
     request.node.stash[_RECORDER] = recorder
     return recorder
 

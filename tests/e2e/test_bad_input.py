@@ -27,7 +27,7 @@ from ec_issuer.status.model import LifecycleAction
 from ec_issuer.storage.engine import make_engine
 from ec_issuer.storage.tables import metadata
 from tests.conftest import DATABASES
-from tests.oid4vci_support import redeem_an_offer
+from tests.oid4vci_support import hand_an_offer_to_an_agent, redeem_an_offer
 from tests.support import SettableClock, award_body, make_settings
 
 CREDENTIALS = "/api/v1/credentials"
@@ -482,6 +482,7 @@ def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     suspended = container.issuing.issue(admin, parse_issue_request(award_body())).credential
     container.lifecycle.change(admin, suspended.id, LifecycleAction.SUSPEND)  # a status entry row to guard
     redeem_an_offer(container, admin)  # offer, token, delivery and nonce rows to guard
+    hand_an_offer_to_an_agent(container, admin)  # and the external agent's offer, credential and event rows
     app = create_app(container)
     app.testing = False  # errors go through the real handlers, as in production
     yield Service(container, app.test_client(), {"Authorization": f"Bearer {token}"})

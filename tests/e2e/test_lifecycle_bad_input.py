@@ -27,7 +27,7 @@ from ec_issuer.status.model import MAX_REASON_LENGTH
 from ec_issuer.storage.tables import metadata
 from tests.conftest import json_of
 from tests.e2e.test_bad_input import Snapshot, snapshot
-from tests.oid4vci_support import redeem_an_offer
+from tests.oid4vci_support import hand_an_offer_to_an_agent, redeem_an_offer
 from tests.support import SettableClock, award_body
 
 CREDENTIALS = "/api/v1/credentials"
@@ -85,6 +85,7 @@ def world(container: Container, http: FlaskClient, issuer: Issuer, auth: dict[st
     issue(http, auth, issuer="other")  # the other issuer's lists, entries and history
     admin = container.access.authenticate(auth["Authorization"].removeprefix("Bearer "))
     redeem_an_offer(container, admin)  # offer, token, delivery and nonce rows
+    hand_an_offer_to_an_agent(container, admin)  # and the external agent's offer, credential and event rows
     outsider = container.access.create(CreateClient(name="other-only", issuers=["other"])).token
     rust_only = container.access.create(CreateClient(name="acme-rust", issuers=["acme"], achievements=[RUST_101]))
     tokens = {

@@ -7,6 +7,7 @@ from apiflask import APIFlask
 from ec_issuer import __version__
 from ec_issuer.api import (
     routes_admin,
+    routes_agent,
     routes_credentials,
     routes_keys,
     routes_metrics,
@@ -56,6 +57,7 @@ def create_app(container: Container) -> APIFlask:
     app.register_blueprint(routes_vc_api.blueprint)
     app.register_blueprint(routes_oid4vci.admin)
     app.register_blueprint(routes_oid4vci.wallet)
+    app.register_blueprint(routes_agent.blueprint)
     app.error_processor(apiflask_error)
     bearer_auth.error_processor(apiflask_error)
     # After error_processor, which re-registers APIFlask's own handler for Werkzeug's HTTP errors:

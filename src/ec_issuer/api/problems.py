@@ -20,6 +20,8 @@ from ec_issuer.core.errors import (
     NotFound,
     Unauthenticated,
     Unavailable,
+    UpstreamFailed,
+    UpstreamTimeout,
 )
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,8 @@ _STATUS_OF: list[tuple[type[DomainError], int, str]] = [
     (Conflict, 409, "conflict"),
     (InvalidInput, 422, "invalid-input"),
     (Unavailable, 503, "unavailable"),
+    (UpstreamFailed, 502, "bad-gateway"),
+    (UpstreamTimeout, 504, "gateway-timeout"),
 ]
 
 _HEADERS_FOR_STATUS: dict[int, dict[str, str]] = {

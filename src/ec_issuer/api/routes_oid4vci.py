@@ -1,6 +1,7 @@
 """OpenID for Verifiable Credential Issuance 1.0 over HTTP.
 
-- Admin API (bearer token, problem+json errors): make offers and follow their state.
+- Admin API (bearer token, problem+json errors): make offers and follow their state, through the delivery
+  port (`oid4vci/delivery.py`): the built-in issuer, or an external agent when one is configured.
 - The wallet's side, per issuer (``<base>/issuers/<slug>`` is the credential issuer identifier): metadata at
   the well-known paths, the offer by reference and its QR code, token, nonce, credential, deferred and
   notification endpoints. These answer errors as OAuth / OID4VCI JSON (`error`, `error_description`), the
@@ -25,6 +26,8 @@ from ec_issuer.api.qr import qr_png, qr_svg
 from ec_issuer.core.errors import MalformedInput, NotFound
 from ec_issuer.core.validation import parse_command
 from ec_issuer.oid4vci.commands import CreateOffer
+from ec_issuer.oid4vci.delivery import OfferDelivery, OfferView
+from ec_issuer.oid4vci.dpop import DPOP_ALGORITHMS, DpopRequest
 from ec_issuer.oid4vci.errors import InvalidToken, ProtocolError, invalid_request
 from ec_issuer.oid4vci.metadata import (
     AUTHORIZATION_SERVER_WELL_KNOWN,
@@ -32,8 +35,7 @@ from ec_issuer.oid4vci.metadata import (
     authorization_server_metadata,
     credential_issuer_metadata,
 )
-from ec_issuer.oid4vci.model import Offer
-from ec_issuer.oid4vci.service import CreatedOffer, Oid4vciIssuer
+from ec_issuer.oid4vci.service import Oid4vciIssuer, PresentedToken
 
 admin = APIBlueprint("offers", __name__, url_prefix="/api/v1/offers", tag="OID4VCI offers")
 wallet = APIBlueprint("oid4vci", __name__, tag="OID4VCI (wallets)")
@@ -47,6 +49,10 @@ def _issuer() -> Oid4vciIssuer:
     return services().oid4vci
 
 
+def _offers() -> OfferDelivery:
+    return services().offers
+
+
 def _protocol_errors(view: Callable[P, Response]) -> Callable[P, Response]:
     """Answer ProtocolError as the OAuth / OID4VCI JSON error, never as a problem document."""
 
@@ -56,11 +62,19 @@ def _protocol_errors(view: Callable[P, Response]) -> Callable[P, Response]:
             return view(*args, **kwargs)
         except ProtocolError as exc:
             headers = dict(NO_STORE)
+            headers.update(exc.headers)
             if isinstance(exc, InvalidToken):
-                headers["WWW-Authenticate"] = f'Bearer error="invalid_token", error_description="{exc.description}"'
+                headers["WWW-Authenticate"] = _challenge(exc)
             return json_response(exc.body(), exc.status, headers)
 
     return wrapped
+
+
+def _challenge(exc: InvalidToken) -> str:
+    challenge = f'{exc.scheme} error="{exc.error}", error_description="{exc.description}"'
+    if exc.scheme == "DPoP":
+        challenge += f', algs="{" ".join(DPOP_ALGORITHMS)}"'
+    return challenge
 
 
 def _known_issuer(slug: str) -> str:
@@ -82,21 +96,25 @@ def _known_issuer(slug: str) -> str:
         "Each award is an Open Badges IssueCredential request without `issuer`, `recipient` and `format`: it "
         "is signed when the wallet asks, for the holder's key. Returns the offer by value and by reference, "
         "the `openid-credential-offer://` links and, when `tx_code` is asked for, the transaction code, once: "
-        "send it to the learner over another channel than the offer."
+        "send it to the learner over another channel than the offer. With an external agent configured "
+        "(SSI_AGENT_URL), the agent makes the offer and `offerLink` is its link (502/503/504 when the agent "
+        "fails; nothing is stored then)."
     ),
 )
 def create_offer() -> Response:
     command = parse_command(CreateOffer, read_json_body())
-    created = _issuer().create_offer(caller(), command)
-    return json_response(_created_out(created), 201, {"Location": f"/api/v1/offers/{created.offer.id}"})
+    made = _offers().create_offer(caller(), command)
+    body = _offer_out(made)
+    if made.tx_code is not None:
+        body["txCode"] = made.tx_code
+    return json_response(body, 201, {"Location": f"/api/v1/offers/{made.offer.id}"})
 
 
 @admin.get("/<string(maxlength=64):offer_id>")
 @admin.auth_required(bearer_auth)
 @admin.doc(summary="An offer's state: created, token_issued, credential_issued, notified or expired")
 def get_offer(offer_id: str) -> Response:
-    offer = _issuer().offer_for(caller(), offer_id)
-    return json_response(_offer_out(offer, _issuer().created(offer)))
+    return json_response(_offer_out(_offers().offer_for(caller(), offer_id)))
 
 
 @admin.post("/<string(maxlength=64):offer_id>/release")
@@ -106,25 +124,17 @@ def get_offer(offer_id: str) -> Response:
     description="Wallets waiting at the deferred credential endpoint get the credentials at their next request.",
 )
 def release_offer(offer_id: str) -> Response:
-    offer = _issuer().release(caller(), offer_id)
-    return json_response(_offer_out(offer, _issuer().created(offer)))
+    return json_response(_offer_out(_offers().release(caller(), offer_id)))
 
 
-def _created_out(created: CreatedOffer) -> dict[str, Any]:
-    body = _offer_out(created.offer, created)
-    if created.tx_code is not None:
-        body["txCode"] = created.tx_code
-    return body
-
-
-def _offer_out(offer: Offer, links: CreatedOffer) -> dict[str, Any]:
-    issuer = _issuer()
+def _offer_out(view: OfferView) -> dict[str, Any]:
+    offer = view.offer
     now = services().clock.now()
     return {
         "id": offer.id,
         "issuer": offer.issuer_slug,
         "state": offer.state_at(now).value,
-        "credentialIssuer": issuer.endpoints.issuer_id(offer.issuer_slug),
+        "credentialIssuer": view.credential_issuer,
         "credentialConfigurationIds": offer.configuration_ids,
         "awards": [{"id": a.id, "configuration": a.configuration_id, "deferred": a.deferred} for a in offer.awards],
         "createdAt": offer.created_at,
@@ -133,11 +143,16 @@ def _offer_out(offer: Offer, links: CreatedOffer) -> dict[str, Any]:
         "notification": offer.notification_event,
         "deferredAwards": sum(1 for a in offer.awards if a.deferred),
         "releasedAt": offer.released_at,
-        "offer": links.document,
-        "offerUri": links.offer_uri,
-        "offerLink": links.link_by_reference,
-        "offerLinkByValue": links.link_by_value,
-        "qrCode": {"png": f"{links.offer_uri}/qr.png", "svg": f"{links.offer_uri}/qr.svg"},
+        "offer": view.document,
+        "offerUri": view.offer_uri,
+        "offerLink": view.link,
+        "offerLinkByValue": view.link_by_value,
+        "qrCode": {"png": f"{view.qr_base}/qr.png", "svg": f"{view.qr_base}/qr.svg"},
+        "delivery": {
+            "by": view.wallet.delivered_by,
+            "nonceEndpoint": view.wallet.nonce_endpoint,
+            "credentialEndpoint": view.wallet.credential_endpoint,
+        },
     }
 
 
@@ -192,9 +207,7 @@ def offer_qr_svg(slug: str, reference: str) -> Response:
 
 
 def _link(slug: str, reference: str) -> str:
-    issuer = _issuer()
-    issuer.offer_document(slug, reference)  # 404 for an unknown or expired offer
-    return issuer.link_by_reference(slug, reference)
+    return _offers().qr_link(slug, reference)  # 404 for an unknown or expired offer
 
 
 # --- wallets: token, nonce, credential, notification --------------------------------------------------------
@@ -205,7 +218,9 @@ def _link(slug: str, reference: str) -> str:
 @_protocol_errors
 def token(slug: str) -> Response:
     _known_issuer(slug)
-    return json_response(_issuer().exchange(slug, _form("token request")), headers=NO_STORE)
+    form = _form("token request")
+    dpop = _dpop_request(slug, "token")
+    return json_response(_issuer().exchange(slug, form, dpop), headers=_with_dpop_nonce(NO_STORE, dpop))
 
 
 @wallet.post(f"/issuers/{_SLUG}/oid4vci/par")
@@ -234,7 +249,9 @@ def authorize(slug: str) -> Response:
 @wallet.doc(summary="Nonce endpoint: a fresh c_nonce for key proofs")
 def nonce(slug: str) -> Response:
     _known_issuer(slug)
-    return json_response({"c_nonce": _issuer().new_nonce()}, headers=NO_STORE)
+    # RFC 9449 §8.2 / OID4VCI §7.2: the nonce endpoint may hand out a DPoP nonce too, saving a round trip.
+    headers = {**NO_STORE, "DPoP-Nonce": _issuer().dpop_nonce()} if _issuer().dpop.nonce else NO_STORE
+    return json_response({"c_nonce": _issuer().new_nonce()}, headers=headers)
 
 
 @wallet.post(f"/issuers/{_SLUG}/oid4vci/credential")
@@ -242,8 +259,9 @@ def nonce(slug: str) -> Response:
 @_protocol_errors
 def credential(slug: str) -> Response:
     _known_issuer(slug)
-    answer = _issuer().request_credential(slug, _access_token(), _protocol_json())
-    return json_response(answer.body, answer.status, NO_STORE)
+    token = _access_token(slug, "credential")
+    answer = _issuer().request_credential(slug, token, _protocol_json())
+    return json_response(answer.body, answer.status, _with_dpop_nonce(NO_STORE, token.dpop if token else None))
 
 
 @wallet.post(f"/issuers/{_SLUG}/oid4vci/deferred")
@@ -251,8 +269,9 @@ def credential(slug: str) -> Response:
 @_protocol_errors
 def deferred(slug: str) -> Response:
     _known_issuer(slug)
-    answer = _issuer().deferred(slug, _access_token(), _protocol_json())
-    return json_response(answer.body, answer.status, NO_STORE)
+    token = _access_token(slug, "deferred")
+    answer = _issuer().deferred(slug, token, _protocol_json())
+    return json_response(answer.body, answer.status, _with_dpop_nonce(NO_STORE, token.dpop if token else None))
 
 
 @wallet.post(f"/issuers/{_SLUG}/oid4vci/notification")
@@ -260,7 +279,7 @@ def deferred(slug: str) -> Response:
 @_protocol_errors
 def notification(slug: str) -> Response:
     _known_issuer(slug)
-    _issuer().notify(slug, _access_token(), _protocol_json())
+    _issuer().notify(slug, _access_token(slug, "notification"), _protocol_json())
     return Response(status=204, headers=NO_STORE)
 
 
@@ -270,16 +289,34 @@ def _form(what: str) -> dict[str, str]:
     return dict(request.form.items())
 
 
-def _access_token() -> str | None:
-    """The bearer token of the Authorization header. RFC 6750 also allows it in a form body or the query;
-    OID4VCI's security considerations and the OIDF suite want it refused there."""
+def _access_token(slug: str, endpoint: str) -> PresentedToken | None:
+    """The access token of the Authorization header, Bearer (RFC 6750) or DPoP (RFC 9449), with the DPoP
+    proof sent along. RFC 6750 also allows a token in a form body or the query; OID4VCI's security
+    considerations and the OIDF suite want it refused there."""
     if "access_token" in request.args or "access_token" in request.form:
         raise ProtocolError("invalid_request", "send the access token in the Authorization header only")
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
-    if scheme.lower() != "bearer" or not value.strip():
+    scheme = scheme.lower()
+    if scheme not in ("bearer", "dpop") or not value.strip():
         return None
-    return value.strip()
+    dpop = _dpop_request(slug, endpoint)
+    return PresentedToken(value.strip(), "dpop" if scheme == "dpop" else "bearer", dpop)
+
+
+def _dpop_request(slug: str, endpoint: str) -> DpopRequest | None:
+    proofs = tuple(request.headers.getlist("DPoP"))
+    if not proofs:
+        return None
+    # htu is checked against the public URL of the endpoint, as metadata names it, not the URL this
+    # process saw: behind a proxy the two differ.
+    return DpopRequest(proofs, request.method, _issuer().endpoints.endpoint(slug, endpoint))
+
+
+def _with_dpop_nonce(headers: dict[str, str], dpop: DpopRequest | None) -> dict[str, str]:
+    if dpop is None or not _issuer().dpop.nonce:
+        return headers
+    return {**headers, "DPoP-Nonce": _issuer().dpop_nonce()}
 
 
 def _protocol_json() -> Any:

@@ -58,3 +58,11 @@ class Forbidden(DomainError):
 
 class Unavailable(DomainError):
     """A backend the action needs cannot be reached; retrying later may succeed."""
+
+
+class UpstreamFailed(DomainError):
+    """A service the action is handed to answered with an error or with something unusable (maps to 502)."""
+
+
+class UpstreamTimeout(DomainError):
+    """A service the action is handed to did not answer in time (maps to 504); it may have acted anyway."""

@@ -169,6 +169,34 @@ def credentials_delivered(
     )
 
 
+def agent_credential_delivered(
+    ids: IdGenerator,
+    clock: Clock,
+    offer: Offer,
+    award_id: str,
+    agent_credential_id: str,
+    notification_id: str | None,
+    issuer_id: str,
+) -> OutboxEvent:
+    """An external agent reported one of the offer's credentials signed and handed to the wallet. The agent
+    keeps the credential: its id is the agent's, and no credential.issued accompanies it."""
+    configuration_id = next(award.configuration_id for award in offer.awards if award.id == award_id)
+    return new_event(
+        ids,
+        clock,
+        type_=OFFER_DELIVERED,
+        source=issuer_id,
+        subject=offer.id,
+        data={
+            "offerId": offer.id,
+            "awardId": award_id,
+            "configurationId": configuration_id,
+            "credentialIds": [agent_credential_id],
+            "notificationId": notification_id,
+        },
+    )
+
+
 def notification_received(
     ids: IdGenerator, clock: Clock, offer: Offer, delivery: Delivery, event: str, issuer_id: str
 ) -> OutboxEvent:

@@ -13,6 +13,7 @@ from typing import Any
 
 from ec_issuer.core.vcdm import VC_V2_CONTEXT
 from ec_issuer.credentials.ob3 import OB3_CONTEXT
+from ec_issuer.oid4vci.dpop import DPOP_ALGORITHMS
 from ec_issuer.oid4vci.model import AUTHORIZATION_CODE_GRANT, PRE_AUTHORIZED_GRANT
 from ec_issuer.oid4vci.proofs import PROOF_ALGORITHMS
 
@@ -49,9 +50,18 @@ DEFAULT_CONFIGURATION = "OpenBadgeCredential_jwt_vc_json"
 @dataclass(frozen=True, slots=True)
 class IssuerEndpoints:
     base_url: str  # ISSUER_BASE_URL, without a trailing slash
+    # OID4VCI_AUTHORIZATION_SERVER: an external authorization server's issuer identifier, for the authorization
+    # code flow; the built-in server keeps serving the pre-authorized code (docs/oid4vci.md).
+    external_authorization_server: str | None = None
 
     def issuer_id(self, slug: str) -> str:
         return f"{self.base_url.rstrip('/')}/issuers/{slug}"
+
+    def authorization_servers(self, slug: str) -> list[str]:
+        """`authorization_servers` of the metadata: none when the credential issuer is its own and only one."""
+        if self.external_authorization_server is None:
+            return []
+        return [self.issuer_id(slug), self.external_authorization_server]
 
     def endpoint(self, slug: str, name: str) -> str:
         return f"{self.issuer_id(slug)}/oid4vci/{name}"
@@ -62,8 +72,10 @@ class IssuerEndpoints:
 
 def credential_issuer_metadata(endpoints: IssuerEndpoints, slug: str, display_name: str) -> dict[str, Any]:
     issuer_id = endpoints.issuer_id(slug)
+    servers = endpoints.authorization_servers(slug)
     return {
         "credential_issuer": issuer_id,
+        **({"authorization_servers": servers} if servers else {}),
         "credential_endpoint": endpoints.endpoint(slug, "credential"),
         "nonce_endpoint": endpoints.endpoint(slug, "nonce"),
         "deferred_credential_endpoint": endpoints.endpoint(slug, "deferred"),
@@ -77,7 +89,7 @@ def credential_issuer_metadata(endpoints: IssuerEndpoints, slug: str, display_na
 
 
 def authorization_server_metadata(endpoints: IssuerEndpoints, slug: str) -> dict[str, Any]:
-    return {
+    metadata: dict[str, Any] = {
         "issuer": endpoints.issuer_id(slug),
         "token_endpoint": endpoints.endpoint(slug, "token"),
         "authorization_endpoint": endpoints.endpoint(slug, "authorize"),
@@ -89,7 +101,28 @@ def authorization_server_metadata(endpoints: IssuerEndpoints, slug: str) -> dict
         "response_types_supported": ["code"],
         "token_endpoint_auth_methods_supported": ["none"],
         "pre-authorized_grant_anonymous_access_supported": True,
+        # Access tokens are DPoP-bound when the wallet sends a proof (RFC 9449 §5.1).
+        "dpop_signing_alg_values_supported": list(DPOP_ALGORITHMS),
     }
+    if endpoints.external_authorization_server is None:
+        return metadata
+    # The authorization code flow runs at the external server, which authenticates the learner; the built-in
+    # one serves the pre-authorized code only (docs/oid4vci.md, "External authorization server").
+    return {name: value for name, value in metadata.items() if name not in _AUTHORIZATION_CODE_MEMBERS} | {
+        "grant_types_supported": [PRE_AUTHORIZED_GRANT]
+    }
+
+
+_AUTHORIZATION_CODE_MEMBERS = frozenset(
+    {
+        "authorization_endpoint",
+        "pushed_authorization_request_endpoint",
+        "require_pushed_authorization_requests",
+        "code_challenge_methods_supported",
+        "authorization_response_iss_parameter_supported",
+        "response_types_supported",
+    }
+)
 
 
 def _configuration_metadata(configuration: CredentialConfiguration) -> dict[str, Any]:

@@ -30,7 +30,8 @@ class InvalidProof(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class ProofWindow:
-    """How old a proof's `iat` may be, and how far ahead of our clock (the wallet's clock drifts)."""
+    """How old a proof's `iat` may be, and how far ahead of our clock (the wallet's clock drifts); a DPoP
+    proof's jti is remembered for as long."""
 
     max_age: timedelta = timedelta(minutes=5)
     max_ahead: timedelta = timedelta(seconds=60)
@@ -71,7 +72,7 @@ def verify_jwt_proof(
         raise InvalidProof(f"an {alg} proof needs a {crv} key")
     if not verify_signature(jws, jwk):
         raise InvalidProof("the proof's signature does not verify with its key")
-    claims = _claims(jws.payload)
+    claims = claims_of(jws.payload)
     _check_claims(claims, issuer_id=issuer_id, now=now, window=window, client_id=client_id)
     nonce = claims.get("nonce")
     if nonce is not None and not isinstance(nonce, str):
@@ -94,7 +95,7 @@ def _holder_key(header: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         jwk = header["jwk"]
         if not isinstance(jwk, dict):
             raise InvalidProof("the proof header's jwk must be a JSON object")
-        public = _public_members(jwk)  # pyright: ignore[reportUnknownArgumentType]
+        public = public_members(jwk)  # pyright: ignore[reportUnknownArgumentType]
         return did_jwk_for(public), public
     kid = header["kid"]
     if not isinstance(kid, str) or len(kid) > 4096:
@@ -107,7 +108,7 @@ def _holder_key(header: dict[str, Any]) -> tuple[str, dict[str, Any]]:
             raise InvalidProof("the did:jwk in kid does not decode to a JWK") from None
         if not isinstance(decoded, dict):
             raise InvalidProof("the did:jwk in kid does not decode to a JWK")
-        return did, _public_members(decoded)  # pyright: ignore[reportUnknownArgumentType]
+        return did, public_members(decoded)  # pyright: ignore[reportUnknownArgumentType]
     if did.startswith("did:key:"):
         try:
             return did, jwk_from_did_key(did)
@@ -116,7 +117,8 @@ def _holder_key(header: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     raise InvalidProof("the proof's kid must be a did:jwk or did:key URL")
 
 
-def _public_members(jwk: dict[str, Any]) -> dict[str, Any]:
+def public_members(jwk: dict[str, Any]) -> dict[str, Any]:
+    """The public members of a JWK that must carry no private key and be usable (else InvalidProof)."""
     if any(member in jwk for member in _PRIVATE_MEMBERS):
         raise InvalidProof("the proof's key carries private key material; send the public key only")
     kty = jwk.get("kty")
@@ -129,14 +131,34 @@ def _public_members(jwk: dict[str, Any]) -> dict[str, Any]:
     return public
 
 
-def _claims(payload: bytes) -> dict[str, Any]:
+def claims_of(payload: bytes, what: str = "proof", error: type[InvalidProof] = InvalidProof) -> dict[str, Any]:
+    """A JWT's claims, which must be a JSON object; `what` and `error` name the kind of JWT in complaints."""
     try:
         claims = loads(payload)
     except ValueError:
-        raise InvalidProof("the proof's payload is not JSON") from None
+        raise error(f"the {what}'s payload is not JSON") from None
     if not isinstance(claims, dict):
-        raise InvalidProof("the proof's payload must be a JSON object")
+        raise error(f"the {what}'s payload must be a JSON object")
     return claims  # pyright: ignore[reportUnknownVariableType]
+
+
+def issued_at(
+    claims: dict[str, Any],
+    now: datetime,
+    window: ProofWindow,
+    what: str = "proof",
+    error: type[InvalidProof] = InvalidProof,
+) -> datetime:
+    """When the JWT says it was made, which must lie within the window around our clock."""
+    value = claims.get("iat")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise error(f"the {what} needs a numeric iat")
+    age = now.timestamp() - float(value)
+    if age > window.max_age.total_seconds():
+        raise error(f"the {what} is too old (iat)")
+    if -age > window.max_ahead.total_seconds():
+        raise error(f"the {what} is dated in the future (iat)")
+    return now - timedelta(seconds=age)
 
 
 def _check_claims(
@@ -146,14 +168,7 @@ def _check_claims(
     audiences: list[object] = cast(list[object], audience) if isinstance(audience, list) else [audience]
     if issuer_id not in audiences:
         raise InvalidProof(f"the proof's aud must be the credential issuer '{issuer_id}'")
-    issued_at = claims.get("iat")
-    if isinstance(issued_at, bool) or not isinstance(issued_at, int | float):
-        raise InvalidProof("the proof needs a numeric iat")
-    age = now.timestamp() - float(issued_at)
-    if age > window.max_age.total_seconds():
-        raise InvalidProof("the proof is too old (iat)")
-    if -age > window.max_ahead.total_seconds():
-        raise InvalidProof("the proof is dated in the future (iat)")
+    issued_at(claims, now, window)
     issuer = claims.get("iss")
     if client_id is None and issuer is not None and not isinstance(issuer, str):
         raise InvalidProof("the proof's iss must be a string")

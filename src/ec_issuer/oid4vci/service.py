@@ -12,9 +12,9 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any, Literal, cast
 from urllib.parse import quote
 
 from ec_issuer.access.model import ApiClient
@@ -26,9 +26,9 @@ from ec_issuer.credentials.commands import IssueCredential
 from ec_issuer.credentials.issuing import CredentialIssuer
 from ec_issuer.credentials.model import IssuedCredential
 from ec_issuer.events import catalogue as events
-from ec_issuer.issuers.service import require_issuer_for
 from ec_issuer.oid4vci import authorization, draft13
 from ec_issuer.oid4vci.commands import CreateOffer, checked_awards
+from ec_issuer.oid4vci.dpop import DpopProof, DpopRequest, InvalidDpopProof, verify_dpop_proof
 from ec_issuer.oid4vci.errors import (
     InvalidToken,
     ProtocolError,
@@ -36,6 +36,11 @@ from ec_issuer.oid4vci.errors import (
     invalid_grant,
     invalid_proof,
     invalid_request,
+)
+from ec_issuer.oid4vci.external_as import (
+    ExternalAuthorizationServer,
+    ExternalTokenRedemption,
+    with_authorization_servers,
 )
 from ec_issuer.oid4vci.metadata import ACCESS_TOKEN_SECONDS, BATCH_SIZE, CONFIGURATIONS, IssuerEndpoints
 from ec_issuer.oid4vci.model import (
@@ -51,10 +56,12 @@ from ec_issuer.oid4vci.model import (
     OfferState,
     TxCodeSpec,
 )
+from ec_issuer.oid4vci.permissions import authorized_issuer
 from ec_issuer.oid4vci.ports import OfferStore
 from ec_issuer.oid4vci.proofs import InvalidProof, ProofWindow, ProvenHolder, verify_jwt_proof
 
 NONCE_SECONDS = 300
+DPOP_NONCE_SECONDS = 300
 TX_CODE_FREE_ATTEMPTS = 5
 TX_CODE_LOCKOUT = timedelta(seconds=30)  # doubled with each further wrong code
 DEFERRED_INTERVAL_SECONDS = 5  # how long a wallet should wait before asking again
@@ -71,6 +78,24 @@ class CreatedOffer:
     link_by_reference: str
     link_by_value: str
     tx_code: str | None  # returned once, for the operator to send the learner out of band
+
+
+@dataclass(frozen=True, slots=True)
+class DpopPolicy:
+    """Whether access tokens must be DPoP-bound, and whether proofs must carry our DPoP nonce."""
+
+    required: bool = False
+    nonce: bool = True
+    window: ProofWindow = field(default_factory=ProofWindow)
+
+
+@dataclass(frozen=True, slots=True)
+class PresentedToken:
+    """The access token of a resource request, its scheme (`bearer` or `dpop`), and the DPoP proof sent."""
+
+    value: str
+    scheme: Literal["bearer", "dpop"]
+    dpop: DpopRequest | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +126,8 @@ class Oid4vciIssuer:
         *,
         deferred_notification_id: bool = True,
         token_c_nonce: bool = False,
+        dpop: DpopPolicy | None = None,
+        external_as: ExternalAuthorizationServer | None = None,
     ) -> None:
         self._uow = uow
         self._store = store
@@ -112,19 +139,21 @@ class Oid4vciIssuer:
         self._proof_window = proof_window or ProofWindow()
         self._deferred_notification_id = deferred_notification_id
         self._token_c_nonce = token_c_nonce
+        self.dpop = dpop or DpopPolicy()
+        # OID4VCI_AUTHORIZATION_SERVER: its access tokens are accepted too, after ours (external_as.py).
+        if (external_as.issuer if external_as else None) != endpoints.external_authorization_server:
+            raise ValueError("the external authorization server and the endpoints' must be the same")
+        self._external = (
+            ExternalTokenRedemption(external_as, store, clock, ids, secret, endpoints.issuer_id, self._offer_named_by)
+            if external_as is not None
+            else None
+        )
 
     # --- offers (admin) -------------------------------------------------------------------------------
 
     def create_offer(self, client: ApiClient, command: CreateOffer) -> CreatedOffer:
         awards = checked_awards(command)
-        with self._uow() as uow:
-            issuer = require_issuer_for(uow, client, command.issuer, "/issuer")
-            if not client.may_use_issuer(issuer.slug):
-                raise Forbidden(f"client may not issue for issuer '{issuer.slug}'")
-            for award in awards:
-                achievement_id = _achievement_id(award.credential)
-                if not client.may_issue_achievement(achievement_id):
-                    raise Forbidden(f"client may not issue achievement '{achievement_id}'")
+        issuer = authorized_issuer(self._uow, client, command, awards)
         now = self._clock.now()
         offer_id = self._ids.new_id()
         tx_code = _new_tx_code(command.tx_code.length, command.tx_code.input_mode) if command.tx_code else None
@@ -173,10 +202,12 @@ class Oid4vciIssuer:
 
     # --- token endpoint --------------------------------------------------------------------------------
 
-    def exchange(self, slug: str, form: Mapping[str, str]) -> dict[str, Any]:
+    def exchange(self, slug: str, form: Mapping[str, str], dpop: DpopRequest | None = None) -> dict[str, Any]:
+        """The token endpoint. With a DPoP proof, the access token is bound to the proof's key."""
+        jkt = self._dpop_key_at_token_endpoint(dpop)
         grant_type = form.get("grant_type")
         if grant_type == AUTHORIZATION_CODE_GRANT:
-            return self._exchange_authorization_code(slug, form)
+            return self._exchange_authorization_code(slug, form, jkt)
         if grant_type != PRE_AUTHORIZED_GRANT:
             raise ProtocolError(
                 "unsupported_grant_type", f"grant_type must be {PRE_AUTHORIZED_GRANT} or {AUTHORIZATION_CODE_GRANT}"
@@ -193,9 +224,9 @@ class Oid4vciIssuer:
         if offer.code_redeemed_at is not None:
             raise invalid_grant("the pre-authorized code has already been used")
         self._check_tx_code(offer, form.get("tx_code"), now)
-        return self._access(offer, now)
+        return self._access(offer, now, jkt)
 
-    def _exchange_authorization_code(self, slug: str, form: Mapping[str, str]) -> dict[str, Any]:
+    def _exchange_authorization_code(self, slug: str, form: Mapping[str, str], jkt: str | None) -> dict[str, Any]:
         code = form.get("code")
         if not code:
             raise invalid_request("code is missing")
@@ -214,15 +245,19 @@ class Oid4vciIssuer:
             raise invalid_grant("code_verifier does not match the code_challenge (PKCE)")
         if offer.code_redeemed_at is not None:
             raise invalid_grant("the authorization code has already been used")
-        return self._access(offer, now)
+        return self._access(offer, now, jkt)
 
-    def _access(self, offer: Offer, now: datetime) -> dict[str, Any]:
+    def _access(self, offer: Offer, now: datetime, jkt: str | None) -> dict[str, Any]:
         token = secrets.token_urlsafe(32)
         grant = AccessGrant(offer.id, now + timedelta(seconds=ACCESS_TOKEN_SECONDS))
         event = events.token_issued(self._ids, self._clock, offer, self._issuer_id(offer))
-        if not self._store.redeem_code(offer.id, now, _sha256(token), grant, event):
+        if not self._store.redeem_code(offer.id, now, _token_hash(token, jkt), grant, event):
             raise invalid_grant("the offer's code has already been used")
-        answer: dict[str, Any] = {"access_token": token, "token_type": "Bearer", "expires_in": ACCESS_TOKEN_SECONDS}
+        answer: dict[str, Any] = {
+            "access_token": token,
+            "token_type": "DPoP" if jkt else "Bearer",
+            "expires_in": ACCESS_TOKEN_SECONDS,
+        }
         if self._token_c_nonce:  # draft 13 handed the first c_nonce out here; 1.0 has the nonce endpoint
             answer |= {"c_nonce": self.new_nonce(), "c_nonce_expires_in": NONCE_SECONDS}
         return answer
@@ -231,6 +266,10 @@ class Oid4vciIssuer:
 
     def push_authorization_request(self, slug: str, form: Mapping[str, str]) -> dict[str, Any]:
         client_id, redirect_uri, challenge, state, issuer_state = authorization.pushed_request_fields(form)
+        if self._external is not None:  # else anyone holding the issuer_state would skip the learner's login
+            raise ProtocolError(
+                "access_denied", f"authorization requests go to the authorization server {self._external.server.issuer}"
+            )
         offer = self._offer_of_issuer_state(slug, issuer_state)
         request_uri = authorization.REQUEST_URI_PREFIX + secrets.token_urlsafe(32)
         expires_at = self._clock.now() + timedelta(seconds=authorization.REQUEST_URI_SECONDS)
@@ -308,7 +347,10 @@ class Oid4vciIssuer:
             raise ProtocolError("invalid_nonce", "the c_nonce is unknown, used or expired; fetch a new one")
 
     def _nonce_mac(self, payload: bytes) -> bytes:
-        return hmac.new(self._secret, b"c-nonce:" + payload, "sha256").digest()[:16]
+        return self._mac(b"c-nonce:" + payload)
+
+    def _mac(self, message: bytes) -> bytes:
+        return hmac.new(self._secret, message, "sha256").digest()[:16]
 
     def purge(self) -> int:
         """Forget what has expired: used nonces, access tokens past any deferred pickup. Rows removed."""
@@ -317,7 +359,7 @@ class Oid4vciIssuer:
 
     # --- credential endpoint ---------------------------------------------------------------------------
 
-    def request_credential(self, slug: str, token: str | None, body: Any) -> CredentialResponse:
+    def request_credential(self, slug: str, token: PresentedToken | None, body: Any) -> CredentialResponse:
         offer = self._offer_of_token(slug, token)
         request = _json_object(body)
         if request is None:
@@ -445,7 +487,7 @@ class Oid4vciIssuer:
 
     # --- notification endpoint -------------------------------------------------------------------------
 
-    def notify(self, slug: str, token: str | None, body: Any) -> None:
+    def notify(self, slug: str, token: PresentedToken | None, body: Any) -> None:
         offer = self._offer_of_token(slug, token)
         notification = _json_object(body)
         if notification is None:
@@ -473,7 +515,7 @@ class Oid4vciIssuer:
 
     # --- deferred endpoint ------------------------------------------------------------------------------
 
-    def deferred(self, slug: str, token: str | None, body: object) -> CredentialResponse:
+    def deferred(self, slug: str, token: PresentedToken | None, body: object) -> CredentialResponse:
         """The deferred credential endpoint: 202 with the same transaction_id while the award waits for its
         release, then 200 with the credentials, once; after that the transaction_id is unknown."""
         offer = self._offer_of_token(slug, token, deferred_pickup=True)
@@ -502,22 +544,91 @@ class Oid4vciIssuer:
 
     # --- shared ----------------------------------------------------------------------------------------
 
-    def _offer_of_token(self, slug: str, token: str | None, *, deferred_pickup: bool = False) -> Offer:
-        if not token:
-            raise InvalidToken("an access token is required (Authorization: Bearer)")
-        found = self._store.offer_of_token(_sha256(token))
+    def _offer_of_token(self, slug: str, token: PresentedToken | None, *, deferred_pickup: bool = False) -> Offer:
+        if token is None:
+            raise self._token_challenge("an access token is required (Authorization: Bearer or DPoP)")
+        jkt = self._dpop_key_at_resource(token)
+        found = self._store.offer_of_token(_token_hash(token.value, jkt))
+        if found is None and self._external is not None:  # not ours: perhaps the external server's
+            return self._external.offer_of(slug, token.value, jkt)
         if found is None:
-            raise InvalidToken("the access token is unknown or has expired")
+            # A DPoP-bound token sent as Bearer, or with another key's proof, is not found either: its
+            # binding is part of the stored hash.
+            raise self._token_challenge("the access token is unknown, has expired, or is bound to another key")
         grant, offer = found
         # A deferred credential is asked for with the token of the original request (§9.1), which may come
         # hours later than a 5-minute token lives; for that endpoint alone, and only together with a pending
         # transaction_id (a second secret), the token is honoured for DEFERRED_PICKUP after it was issued.
         valid_until = grant.expires_at + DEFERRED_PICKUP if deferred_pickup else grant.expires_at
         if self._clock.now() >= valid_until:
-            raise InvalidToken("the access token is unknown or has expired")
+            raise self._token_challenge("the access token is unknown, has expired, or is bound to another key")
         if offer.issuer_slug != slug:
-            raise InvalidToken("the access token is not for this credential issuer")
+            raise self._token_challenge("the access token is not for this credential issuer")
         return offer
+
+    # --- DPoP (RFC 9449) ---------------------------------------------------------------------------------
+
+    def dpop_nonce(self) -> str:
+        """A DPoP nonce: good for DPOP_NONCE_SECONDS, for any number of proofs, and stored nowhere."""
+        payload = (int(self._clock.now().timestamp()) + DPOP_NONCE_SECONDS).to_bytes(8, "big")
+        return f"{b64url_encode(payload)}.{b64url_encode(self._mac(b'dpop-nonce:' + payload))}"
+
+    def _dpop_nonce_is_live(self, nonce: str | None) -> bool:
+        encoded, _, mac = (nonce or "").partition(".")
+        try:
+            payload, given = b64url_decode(encoded), b64url_decode(mac)
+        except ValueError:
+            return False
+        if len(payload) != 8 or not hmac.compare_digest(given, self._mac(b"dpop-nonce:" + payload)):
+            return False
+        return self._clock.now().timestamp() < int.from_bytes(payload, "big")
+
+    def _dpop_key_at_token_endpoint(self, dpop: DpopRequest | None) -> str | None:
+        if dpop is None or not dpop.proofs:
+            if self.dpop.required:
+                raise ProtocolError("invalid_dpop_proof", "this server binds access tokens: send a DPoP proof")
+            return None
+        try:
+            return self._checked_dpop(dpop, None).jkt
+        except _DpopRefused as refused:
+            raise ProtocolError(refused.error, refused.description, 400, refused.headers) from None
+
+    def _dpop_key_at_resource(self, token: PresentedToken) -> str | None:
+        if token.scheme == "bearer":
+            if self.dpop.required:
+                raise self._token_challenge("this server accepts DPoP-bound access tokens only")
+            return None
+        if token.dpop is None:
+            raise self._token_challenge("a DPoP access token needs a DPoP proof")
+        try:
+            return self._checked_dpop(token.dpop, token.value).jkt
+        except _DpopRefused as refused:
+            raise InvalidToken(
+                refused.description, error=refused.error, scheme="DPoP", headers=refused.headers
+            ) from None
+
+    def _checked_dpop(self, dpop: DpopRequest, access_token: str | None) -> DpopProof:
+        now = self._clock.now()
+        try:
+            proof = verify_dpop_proof(dpop, now=now, window=self.dpop.window, access_token=access_token)
+        except InvalidDpopProof as exc:
+            raise _DpopRefused("invalid_dpop_proof", str(exc)) from None
+        if self.dpop.nonce and not self._dpop_nonce_is_live(proof.nonce):
+            raise _DpopRefused(
+                "use_dpop_nonce", "send a DPoP proof with the server's nonce", {"DPoP-Nonce": self.dpop_nonce()}
+            )
+        # The jti is remembered for as long as a proof with that iat is accepted, so no proof is taken twice.
+        remembered_until = proof.issued_at + self.dpop.window.max_age + self.dpop.window.max_ahead
+        replay_key = b64url_encode(hashlib.sha256(f"dpop-jti:{proof.jkt}:{proof.jti}".encode()).digest())
+        with self._uow() as uow:
+            first_use = uow.wallet_requests.use_nonce(replay_key, remembered_until)
+            uow.commit()
+        if not first_use:
+            raise _DpopRefused("invalid_dpop_proof", "this DPoP proof (its jti) has been used before")
+        return proof
+
+    def _token_challenge(self, description: str) -> InvalidToken:
+        return InvalidToken(description, scheme="DPoP" if self.dpop.required else "Bearer")
 
     def _issuer_id(self, offer: Offer) -> str:
         return self.endpoints.issuer_id(offer.issuer_slug)
@@ -531,10 +642,11 @@ class Oid4vciIssuer:
             grants[PRE_AUTHORIZED_GRANT] = grant
         if AUTHORIZATION_CODE_GRANT in offer.grant_types:
             grants[AUTHORIZATION_CODE_GRANT] = {"issuer_state": self._issuer_state(offer.id)}
+        external = self.endpoints.external_authorization_server
         return {
             "credential_issuer": self._issuer_id(offer),
             "credential_configuration_ids": offer.configuration_ids,
-            "grants": grants,
+            "grants": with_authorization_servers(grants, self._issuer_id(offer), external),
         }
 
     def _issuer_state(self, offer_id: str) -> str:
@@ -543,6 +655,15 @@ class Oid4vciIssuer:
         return f"{offer_id}.{b64url_encode(mac)}"
 
     def _offer_of_issuer_state(self, slug: str, issuer_state: str) -> Offer:
+        offer = self._offer_named_by(slug, issuer_state)
+        if offer is None:
+            raise ProtocolError("access_denied", "unknown issuer_state")
+        if self._clock.now() >= offer.expires_at or offer.code_redeemed_at is not None:
+            raise ProtocolError("access_denied", "the offer has expired or has been redeemed")
+        return offer
+
+    def _offer_named_by(self, slug: str, issuer_state: str) -> Offer | None:
+        """The authorization-code offer of this issuer that the issuer_state names, if its MAC is ours."""
         offer_id, _, _ = issuer_state.partition(".")
         offer = self._store.offer(offer_id) if len(offer_id) <= 64 else None
         if (
@@ -551,9 +672,7 @@ class Oid4vciIssuer:
             or AUTHORIZATION_CODE_GRANT not in offer.grant_types
             or not hmac.compare_digest(issuer_state, self._issuer_state(offer.id))
         ):
-            raise ProtocolError("access_denied", "unknown issuer_state")
-        if self._clock.now() >= offer.expires_at or offer.code_redeemed_at is not None:
-            raise ProtocolError("access_denied", "the offer has expired or has been redeemed")
+            return None
         return offer
 
     def _created(self, offer: Offer, tx_code: str | None) -> CreatedOffer:
@@ -586,12 +705,6 @@ def _json_object(value: object) -> dict[str, Any] | None:
     return cast(dict[str, Any], value) if isinstance(value, dict) else None
 
 
-def _achievement_id(credential: dict[str, Any]) -> str | None:
-    achievement = _json_object(credential.get("achievement"))
-    found: object = achievement.get("id") if achievement is not None else None
-    return found if isinstance(found, str) else None
-
-
 def _new_tx_code(length: int, input_mode: str) -> str:
     alphabet = "0123456789" if input_mode == "numeric" else _TEXT_ALPHABET
     return "".join(secrets.choice(alphabet) for _ in range(length))
@@ -599,3 +712,17 @@ def _new_tx_code(length: int, input_mode: str) -> str:
 
 def _sha256(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
+
+
+def _token_hash(token: str, jkt: str | None) -> str:
+    """How an access token is stored. A DPoP-bound token is stored with its key's thumbprint, so it is
+    found only when presented together with a proof by that key (and never as a bare Bearer token)."""
+    return _sha256(token if jkt is None else f"{token} dpop:{jkt}")
+
+
+class _DpopRefused(Exception):
+    def __init__(self, error: str, description: str, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(description)
+        self.error = error
+        self.description = description
+        self.headers = headers

@@ -300,3 +300,47 @@ oid4vci_authorizations = Table(
     Column("expires_at", UtcDateTime, nullable=False),
     Column("code_hash", String(64), unique=True),
 )
+
+# Offers handed to an external OID4VCI agent (SSI_AGENT_URL). Kept apart from oid4vci_offers: they have no
+# code, token or nonce of ours, and the built-in wallet endpoints must never find them.
+oid4vci_agent_offers = Table(
+    "oid4vci_agent_offers",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("issuer_slug", String(64), nullable=False),
+    Column("client_id", String(64), nullable=False),
+    Column("reference", String(64), nullable=False, unique=True),  # names the QR code endpoints
+    Column("awards", JsonText, nullable=False),  # [{id, configuration_id, request}]
+    Column("template_ids", JsonText, nullable=False),  # {configuration id: the agent's template id}
+    Column("link", Text, nullable=False),  # the agent's openid-credential-offer:// link
+    Column("state", String(32), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("redeemed_at", UtcDateTime),
+    Column("credentials_issued", Integer, nullable=False, default=0),
+    Column("notification_event", String(32)),
+)
+# One row per award handed to the agent; the agent's events name it by the agent's credential id.
+oid4vci_agent_credentials = Table(
+    "oid4vci_agent_credentials",
+    metadata,
+    Column("offer_id", String(64), nullable=False),
+    Column("award_id", String(128), nullable=False),
+    Column("agent_credential_id", String(256), unique=True),
+    Column("notification_id", String(256)),
+    Column("delivered_at", UtcDateTime),
+    Column("notified_at", UtcDateTime),
+    Column("event", String(32)),
+    PrimaryKeyConstraint("offer_id", "award_id", name="pk_oid4vci_agent_credentials"),
+)
+# Every event the agent pushed: its name, the ids it named and what became of it; never its payload.
+oid4vci_agent_events = Table(
+    "oid4vci_agent_events",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False),
+    Column("offer_id", String(256), index=True),
+    Column("agent_credential_id", String(256)),
+    Column("outcome", String(32), nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+)

@@ -1,0 +1,1 @@
+"""Adapter: an external OID4VCI agent (the Impierce UniCore ssi-agent) reached over its admin API."""
