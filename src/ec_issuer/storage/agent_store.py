@@ -7,17 +7,16 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, case, insert, select, update
+from sqlalchemy import Engine, Row, case, insert, select, update
 
 from ec_issuer.events.model import OutboxEvent
 from ec_issuer.oid4vci.agent_model import AgentCredential, AgentEventRecord, AgentOffer
 from ec_issuer.oid4vci.model import Award, Offer, OfferState
-from ec_issuer.storage.outbox import outbox_row
+from ec_issuer.storage.outbox import record_events
 from ec_issuer.storage.tables import (
     oid4vci_agent_credentials,
     oid4vci_agent_events,
     oid4vci_agent_offers,
-    outbox_events,
 )
 
 _offers = oid4vci_agent_offers
@@ -43,7 +42,7 @@ class SqlAgentOfferStore:
                     for credential in offer.credentials
                 ],
             )
-            _record(connection, event)
+            record_events(connection, [event])
 
     def offer(self, offer_id: str) -> AgentOffer | None:
         return self._one(_offers.c.id == offer_id)
@@ -67,7 +66,7 @@ class SqlAgentOfferStore:
             )
             if first.rowcount != 1:
                 return False
-            _record(connection, event)
+            record_events(connection, [event])
         return True
 
     def advance(self, offer_id: str, state: OfferState) -> None:
@@ -100,7 +99,7 @@ class SqlAgentOfferStore:
                     state=_at_least(OfferState.CREDENTIAL_ISSUED),
                 )
             )
-            _record(connection, event)
+            record_events(connection, [event])
         return True
 
     def notify(self, agent_credential_id: str, event_name: str, now: datetime, outbox_event: OutboxEvent) -> bool:
@@ -118,7 +117,7 @@ class SqlAgentOfferStore:
                 .where(_offers.c.id == first.offer_id)
                 .values(state=OfferState.NOTIFIED.value, notification_event=event_name)
             )
-            _record(connection, outbox_event)
+            record_events(connection, [outbox_event])
         return True
 
     def log(self, record: AgentEventRecord) -> None:
@@ -149,10 +148,6 @@ def _at_least(state: OfferState) -> Any:
     """The offer's state, moved forward to `state` if it is behind: agent events arrive in any order."""
     behind = [earlier.value for earlier in _ORDER[: _ORDER.index(state)]]
     return case((_offers.c.state.in_(behind), state.value), else_=_offers.c.state)
-
-
-def _record(connection: Connection, event: OutboxEvent) -> None:
-    connection.execute(insert(outbox_events).values(outbox_row(event)))
 
 
 def _offer_row(made: AgentOffer) -> dict[str, Any]:

@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
-    Connection,
     CursorResult,
     Engine,
     Result,
@@ -35,7 +34,7 @@ from ec_issuer.oid4vci.model import (
     OfferState,
     TxCodeSpec,
 )
-from ec_issuer.storage.outbox import outbox_row
+from ec_issuer.storage.outbox import record_events
 from ec_issuer.storage.session import LazyConnection
 from ec_issuer.storage.tables import (
     oid4vci_access_tokens,
@@ -44,7 +43,6 @@ from ec_issuer.storage.tables import (
     oid4vci_nonces,
     oid4vci_offers,
     oid4vci_transactions,
-    outbox_events,
 )
 
 _offers = oid4vci_offers
@@ -90,7 +88,6 @@ _COUNT_DELIVERED = (
         ),
     )
 )
-_INSERT_EVENTS = insert(outbox_events)
 
 
 class SqlOfferStore:
@@ -100,7 +97,7 @@ class SqlOfferStore:
     def add_offer(self, offer: Offer, event: OutboxEvent) -> None:
         with self._engine.begin() as connection:
             connection.execute(insert(_offers).values(_offer_row(offer)))
-            _record(connection, [event])
+            record_events(connection, [event])
 
     def offer(self, offer_id: str) -> Offer | None:
         return self._one_offer(_OFFER_BY_ID, offer_id)
@@ -132,7 +129,7 @@ class SqlOfferStore:
             connection.execute(
                 _INSERT_TOKEN, {"token_hash": token_hash, "offer_id": grant.offer_id, "expires_at": grant.expires_at}
             )
-            _record(connection, [event])
+            record_events(connection, [event])
         return True
 
     def purge(self, now: datetime, tokens_before: datetime) -> int:
@@ -241,7 +238,7 @@ class SqlOfferStore:
                 .where(_offers.c.id == first.offer_id)
                 .values(state=OfferState.NOTIFIED.value, notification_event=event)
             )
-            _record(connection, [outbox_event])
+            record_events(connection, [outbox_event])
         return True
 
     def _one_offer(self, statement: Select[Any], key: str) -> Offer | None:
@@ -294,11 +291,6 @@ class SqlWalletRequests:
 
 def _changed(result: Result[Any]) -> int:
     return cast(CursorResult[Any], result).rowcount
-
-
-def _record(connection: Connection, events: list[OutboxEvent]) -> None:
-    if events:
-        connection.execute(_INSERT_EVENTS, [outbox_row(event) for event in events])
 
 
 def _offer_row(offer: Offer) -> dict[str, Any]:

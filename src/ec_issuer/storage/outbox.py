@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, and_, bindparam, exists, func, or_, select, text, update
+from sqlalchemy import Connection, Engine, and_, bindparam, exists, func, or_, select, text, update
 from sqlalchemy.orm import aliased
 
 from ec_issuer.events.model import OutboxEvent
@@ -21,6 +22,12 @@ class SqlOutbox:
 
     def add(self, event: OutboxEvent) -> None:
         self._db.execute(_INSERT, outbox_row(event))
+
+
+def record_events(connection: Connection, events: Sequence[OutboxEvent]) -> None:
+    """Write events to the outbox in the caller's transaction (stores that run their own transactions)."""
+    if events:
+        connection.execute(_INSERT, [outbox_row(event) for event in events])
 
 
 def outbox_row(event: OutboxEvent) -> dict[str, object]:
