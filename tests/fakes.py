@@ -331,6 +331,14 @@ class FakeCredentials:
     def get_by_idempotency_key(self, client_id: str, key: str) -> IssuedCredential | None:
         return self._find(client_id, key)
 
+    def get_by_download_token(self, token_hash: str) -> IssuedCredential | None:
+        return next((row for row in self._table.rows() if row.download_token_hash == token_hash), None)
+
+    def set_download_token(self, credential_id: str, token_hash: str) -> None:
+        row = self._table.get(credential_id)
+        if row is not None:
+            self._table.put(credential_id, replace(row, download_token_hash=token_hash))
+
     def page(self, where: CredentialFilter, after: PageCursor | None, limit: int) -> list[IssuedCredential]:
         def matches(row: IssuedCredential) -> bool:
             return (

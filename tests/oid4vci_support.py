@@ -18,10 +18,12 @@ from ec_issuer.keys.jwk import public_jwk
 from ec_issuer.oid4vci.commands import CreateOffer
 from ec_issuer.oid4vci.model import PRE_AUTHORIZED_GRANT
 from ec_issuer.oid4vci.service import PresentedToken
+from ec_issuer.oid4vci.template_commands import parse_template
 from tests.agent_stub import agent_settings, running_agent
 from tests.support import award_body
 
 ISSUER_ID = "https://issuer.test/issuers/acme"  # ISSUER_BASE_URL of tests.support.make_settings, issuer acme
+TEMPLATE_ID = "python-101"  # the credential template redeem_an_offer publishes
 
 
 class Holder:
@@ -55,8 +57,12 @@ class Holder:
 
 def redeem_an_offer(container: Container, client: ApiClient, issuer_slug: str = "acme") -> None:
     """An offer (with a transaction code) taken all the way: token, a credential delivered, a deferred one
-    waiting, used nonces; and an offer by authorization code, authorized."""
+    waiting, used nonces; and an offer from a credential template by authorization code, authorized."""
     award = {k: v for k, v in award_body().items() if k not in ("issuer", "recipient")}
+    issuer = container.issuers.get(issuer_slug)
+    assert issuer is not None
+    template = parse_template({"achievement": award["achievement"], "display": [{"name": "Python 101"}]})
+    container.templates.publish(client, issuer, TEMPLATE_ID, template)
     command = CreateOffer.model_validate(
         {
             "issuer": issuer_slug,
@@ -75,7 +81,7 @@ def redeem_an_offer(container: Container, client: ApiClient, issuer_slug: str = 
         container.oid4vci.request_credential(issuer_slug, PresentedToken(access, "bearer"), request)
     # A second offer through the authorization code flow, as far as the code: a pushed request row.
     by_code = CreateOffer.model_validate(
-        {"issuer": issuer_slug, "awards": [{"credential": award}], "grants": ["authorization_code"]}
+        {"issuer": issuer_slug, "awards": [{"template": TEMPLATE_ID}], "grants": ["authorization_code"]}
     )
     second = container.oid4vci.create_offer(client, by_code)
     pushed = container.oid4vci.push_authorization_request(

@@ -19,12 +19,16 @@ from ec_issuer.config import ConfigurationError, Settings, development_admin_tok
 from ec_issuer.core.ports import Clock, IdGenerator
 from ec_issuer.core.system import RandomIds, SystemClock
 from ec_issuer.core.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from ec_issuer.credentials.downloads import EuropeanFiles
 from ec_issuer.credentials.issuing import CredentialIssuer
 from ec_issuer.credentials.reading import CredentialReader, StoredStatuses
 from ec_issuer.credentials.recipient import RecipientReferencer
 from ec_issuer.credentials.schema import Ob3SchemaValidator
 from ec_issuer.credentials.verifying import CredentialVerifier
+from ec_issuer.custody.eseal_config import ConfiguredSeal, LazySealSigner
 from ec_issuer.custody.local import LocalKeyCustody
+from ec_issuer.elm.issuing import EuropeanCredentialMaker
+from ec_issuer.elm.verifying import SealedCredentialVerifier
 from ec_issuer.events.ports import EventPublisher
 from ec_issuer.events.relay import OutboxRelay
 from ec_issuer.fetching.status_lists import HttpStatusLists
@@ -41,6 +45,7 @@ from ec_issuer.oid4vci.delivery import BuiltInDelivery, OfferDelivery, WalletEnd
 from ec_issuer.oid4vci.external_as import ExternalAuthorizationServer
 from ec_issuer.oid4vci.metadata import IssuerEndpoints
 from ec_issuer.oid4vci.service import DpopPolicy, Oid4vciIssuer
+from ec_issuer.oid4vci.template_service import CredentialTemplates
 from ec_issuer.status.lists import StatusListUrls
 from ec_issuer.status.ports import StatusListSource
 from ec_issuer.status.publication import StatusListPublisher
@@ -53,6 +58,7 @@ from ec_issuer.storage.migrate import current_revision, head_revision, upgrade
 from ec_issuer.storage.oid4vci_store import SqlOfferStore
 from ec_issuer.storage.outbox import SqlOutboxStore
 from ec_issuer.storage.status_slots import SqlStatusSlotAllocator
+from ec_issuer.storage.template_store import SqlTemplateStore
 from ec_issuer.storage.unit_of_work import SqlUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -70,6 +76,7 @@ class Container:
     access: AccessService
     issuing: CredentialIssuer
     reading: CredentialReader
+    european_files: EuropeanFiles  # sealed EDCs as downloads
     verifier: CredentialVerifier
     key_resolver: KeyResolver
     lifecycle: CredentialLifecycle
@@ -79,6 +86,7 @@ class Container:
     outbox: SqlOutboxStore
     oid4vci: Oid4vciIssuer
     offers: OfferDelivery  # how offers reach wallets: the built-in issuer, or the external agent
+    templates: CredentialTemplates  # credential templates: configurations per achievement
     clock: Clock
     agent_events: AgentEvents | None = None  # with the external agent: its pushed events
     # Relays running inside this process (RELAY_IN_SERVICE), whose counters GET /metrics reports.
@@ -122,9 +130,13 @@ def build(
     status_publisher = StatusListPublisher(uow, custodians, clock, status_urls, settings.status_list_ttl_seconds)
     remote_lists = HttpStatusLists(allow_private=settings.status_fetch_allow_private) if settings.status_fetch else None
     status_source = LocalFirstStatusLists(status_urls, status_publisher, remote_lists)
-    issuing = CredentialIssuer(uow, policy, custodians, schema, recipients, clock, ids, status_slots)
+    seal = ConfiguredSeal(settings.elm_seal, custodians) if settings.elm_seal is not None else None
+    reader = CredentialReader(uow, recipients)
+    european = EuropeanCredentialMaker(LazySealSigner(seal) if seal is not None else None)
+    issuing = CredentialIssuer(uow, policy, custodians, schema, recipients, clock, ids, status_slots, european)
     external_as = external_authorization_server(settings, clock)
     endpoints = IssuerEndpoints(settings.issuer_base_url, external_as.issuer if external_as else None)
+    templates = CredentialTemplates(SqlTemplateStore(engine, cache), clock, ids)
     oid4vci = Oid4vciIssuer(
         uow,
         SqlOfferStore(engine),
@@ -133,6 +145,7 @@ def build(
         clock,
         ids,
         derive_secret(settings.keystore_secret, "oid4vci"),
+        templates=templates,
         deferred_notification_id=settings.oid4vci_deferred_notification_id,
         token_c_nonce=settings.oid4vci_token_c_nonce,
         dpop=DpopPolicy(required=settings.oid4vci_dpop == "required", nonce=settings.oid4vci_dpop_nonce),
@@ -147,13 +160,15 @@ def build(
         keys=keys,
         access=AccessService(uow, clock, ids),
         issuing=issuing,
-        reading=CredentialReader(uow, recipients),
+        reading=reader,
+        european_files=EuropeanFiles(uow, reader, clock),
         verifier=CredentialVerifier(
             key_resolver,
             schema,
             clock,
             StoredStatuses(uow, clock),
             status_source,
+            SealedCredentialVerifier(seal.trust_anchors if seal else list, clock, StoredStatuses(uow, clock)),
         ),
         key_resolver=key_resolver,
         lifecycle=CredentialLifecycle(uow, policy, clock, ids),
@@ -163,6 +178,7 @@ def build(
         outbox=SqlOutboxStore(engine),
         oid4vci=oid4vci,
         offers=offers,
+        templates=templates,
         clock=clock,
         agent_events=agent_events,
     )
@@ -272,6 +288,9 @@ def prepare(container: Container) -> str | None:
     if token is not None:
         container.access.ensure_bootstrap_client(token)
     if not settings.is_development:
+        if settings.elm_seal is not None:
+            # A production eSeal that cannot be opened stops the start, not the first EDC request.
+            ConfiguredSeal(settings.elm_seal, key_custodians(settings)).check()
         return None
     ensure_development_issuer(container)
     return token

@@ -28,6 +28,21 @@ class ConfigurationError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class ElmSealSettings:
+    """The eSeal: a PKCS#12 file, or a key in a custody backend (HSM, Vault transit, KMS) with its
+    certificate chain in a PEM file."""
+
+    pkcs12_path: Path | None
+    password: str | None = field(repr=False)
+    algorithm: str | None  # RS256 (default for RSA keys), PS256, or ES256 (P-256 keys)
+    trust_anchors_path: Path | None  # PEM bundle of the CAs whose seals `verify` reports as trusted
+    development: bool = False  # a generated test eSeal: Europass shows its seal as failed
+    key_backend: str | None = None  # local, pkcs11, vault or kms: the backend holding an ES256 seal key
+    key_ref: str | None = None  # the key's reference in that backend (PKCS#11 label, transit key, KMS key id)
+    certificate_chain_path: Path | None = None  # PEM: the seal certificate first, then its issuers
+
+
+@dataclass(frozen=True, slots=True)
 class Pkcs11Settings:
     module: str  # path of the PKCS#11 library, e.g. /usr/lib/softhsm/libsofthsm2.so
     token_label: str
@@ -121,6 +136,8 @@ class Settings:
     # set: the authorization code flow runs at this external authorization server (docs/oid4vci.md)
     oid4vci_authorization_server: ExternalAuthorizationServerSettings | None = None
     rabbitmq_url: str = field(default="amqp://guest:guest@127.0.0.1:5672/", repr=False)
+    # The eSeal that seals European Digital Credentials; None: this deployment issues none (docs/elm.md).
+    elm_seal: ElmSealSettings | None = None
 
     @property
     def is_development(self) -> bool:
@@ -239,7 +256,36 @@ def load_settings(environ: Mapping[str, str] | None = None, *, mode: str | None 
         ssi_agent=_ssi_agent_settings(env, production=not dev),
         oid4vci_authorization_server=_external_as_settings(env, production=not dev),
         rabbitmq_url=_secret(env, "RABBITMQ_URL") or "amqp://guest:guest@127.0.0.1:5672/",
+        elm_seal=_elm_seal_settings(env, data_dir, development=dev),
     )
+
+
+def _elm_seal_settings(env: Mapping[str, str], data_dir: Path, *, development: bool) -> ElmSealSettings | None:
+    anchors = env.get("ELM_TRUST_ANCHORS")
+    anchors_path = Path(anchors) if anchors else None
+    algorithm = env.get("ELM_SEAL_ALGORITHM") or None
+    if algorithm not in (None, "RS256", "PS256", "ES256"):
+        raise ConfigurationError("ELM_SEAL_ALGORITHM must be RS256, PS256 or ES256")
+    path = env.get("ELM_SEAL_PKCS12")
+    backend = env.get("ELM_SEAL_KEY_BACKEND")
+    if path and backend:
+        raise ConfigurationError("give ELM_SEAL_PKCS12 or ELM_SEAL_KEY_BACKEND, not both")
+    if path:
+        return ElmSealSettings(Path(path), _secret(env, "ELM_SEAL_PASSWORD"), algorithm, anchors_path)
+    if backend:
+        key_ref, chain = env.get("ELM_SEAL_KEY_REF"), env.get("ELM_SEAL_CERTIFICATE_CHAIN")
+        if not key_ref or not chain:
+            raise ConfigurationError("ELM_SEAL_KEY_BACKEND needs ELM_SEAL_KEY_REF and ELM_SEAL_CERTIFICATE_CHAIN")
+        if algorithm not in (None, "ES256"):
+            raise ConfigurationError("a seal key in a custody backend signs ES256")
+        return ElmSealSettings(
+            None, None, "ES256", anchors_path, key_backend=backend, key_ref=key_ref, certificate_chain_path=Path(chain)
+        )
+    if not development:
+        return None
+    # Development: a generated test eSeal beside the database, written on first use (bootstrap).
+    folder = data_dir / "DEVELOPMENT-ONLY-eseal"
+    return ElmSealSettings(folder / "test-eseal.p12", None, algorithm, anchors_path, development=True)
 
 
 def _secret(env: Mapping[str, str], name: str) -> str | None:

@@ -18,7 +18,8 @@ Request (all but ``offer`` optional)::
      "binding": "jwk" | "did:jwk" | "did:key", "alg": "ES256" | "EdDSA", "batch": 1,
      "configurationId": "<id>", "notify": "credential_accepted", "requestTwice": false}
 
-Answer: ``credentialIssuer``, ``configurationId``, ``format``, ``metadataVersion`` (the library's reading of the
+Answer: ``credentialIssuer``, ``configurationId``, ``format``, ``display`` (the configuration's
+``credential_metadata.display`` as the library read it), ``metadataVersion`` (the library's reading of the
 metadata: "V1" for OID4VCI 1.0), ``credentialOffer``, ``credentials`` (strings for jwt_vc_json, objects for
 ldp_vc), ``notificationId``, ``notificationSent``, ``holders`` (``{"did", "didUrl", "jwk"}`` per key, in proof
 order; for the ``jwk`` binding ``did`` is the did:jwk of the sent JWK, whose members are in sorted order, and

@@ -27,11 +27,12 @@ from ec_issuer.status.model import LifecycleAction
 from ec_issuer.storage.engine import make_engine
 from ec_issuer.storage.tables import metadata
 from tests.conftest import DATABASES
-from tests.oid4vci_support import hand_an_offer_to_an_agent, redeem_an_offer
+from tests.oid4vci_support import TEMPLATE_ID, hand_an_offer_to_an_agent, redeem_an_offer
 from tests.support import SettableClock, award_body, make_settings
 
 CREDENTIALS = "/api/v1/credentials"
 OFFERS = "/api/v1/offers"
+TEMPLATES = "/api/v1/issuers/acme/credential-templates"
 VERIFY = "/api/v1/credentials/verify"
 ISSUERS = "/api/v1/issuers"
 PROBLEM = "application/problem+json"
@@ -77,6 +78,11 @@ def offer_award(name: Any = "Python 101", **changes: Any) -> dict[str, Any]:
 def offer(**changes: Any) -> dict[str, Any]:
     """A valid offer request with members changed."""
     return with_changes({"issuer": "acme", "awards": [offer_award()]}, **changes)
+
+
+def template(**changes: Any) -> dict[str, Any]:
+    """A valid credential template with members changed."""
+    return with_changes({"achievement": award_body()["achievement"]}, **changes)
 
 
 def document(**changes: Any) -> dict[str, Any]:
@@ -431,6 +437,46 @@ CASES = [
     pytest.param(Bad(422, "/grants", json=offer(grants=[]), path=OFFERS), id="offer-without-grants"),
     pytest.param(Bad(422, "/issuer", json=offer(issuer="nobody"), path=OFFERS), id="offer-unknown-issuer"),
     pytest.param(get("/api/v1/offers/" + "x" * 65, 404), id="offer-id-too-long"),
+    pytest.param(
+        Bad(422, "/awards/0/template", json=offer(awards=[{"template": "no-such-badge"}]), path=OFFERS),
+        id="offer-unknown-template",
+    ),
+    pytest.param(
+        Bad(
+            422, "/awards/0/credential/achievement", json=offer(awards=[offer_award(template=TEMPLATE_ID)]), path=OFFERS
+        ),
+        id="offer-template-and-its-own-achievement",
+    ),
+    # --- credential templates (admin API) -------------------------------------------------------------------------
+    pytest.param(
+        Bad(
+            422,
+            "/display/0/background_color",
+            json=template(display=[{"name": "x", "background_color": "blue"}]),
+            method="PUT",
+            path=f"{TEMPLATES}/{TEMPLATE_ID}",
+        ),
+        id="template-colour-by-name",
+    ),
+    pytest.param(
+        Bad(
+            422,
+            "/display/0/logo/uri",
+            json=template(display=[{"name": "x", "logo": {"uri": "http://a.example/l"}}]),
+            method="PUT",
+            path=f"{TEMPLATES}/{TEMPLATE_ID}",
+        ),
+        id="template-logo-over-http",
+    ),
+    pytest.param(
+        Bad(422, "/achievement", json={"formats": ["ldp_vc"]}, method="PUT", path=f"{TEMPLATES}/{TEMPLATE_ID}"),
+        id="template-without-achievement",
+    ),
+    pytest.param(
+        Bad(422, "templateId", json=template(), method="PUT", path=f"{TEMPLATES}/Not_A_Slug"), id="template-bad-id"
+    ),
+    pytest.param(Bad(404, method="DELETE", path=f"{TEMPLATES}/never-was"), id="template-retire-unknown"),
+    pytest.param(get(f"{TEMPLATES}/never-was", 404), id="template-unknown"),
 ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -24,8 +25,10 @@ from ec_issuer.bootstrap import build
 from ec_issuer.cli.main import cli
 from ec_issuer.config import load_settings
 from ec_issuer.core.encoding import b64url_decode, b64url_encode, dumps, loads
+from ec_issuer.custody.eseal import write_development_eseal
 from ec_issuer.storage.engine import make_engine
 from ec_issuer.storage.migrate import head_revision
+from tests.elm_support import micro_credential_body
 from tests.support import TEST_SECRET, award_body
 
 
@@ -174,6 +177,22 @@ def test_keys_for_an_unknown_issuer(ready: Cli) -> None:
     result = ready.run("keys", "generate", "--issuer", "nobody")
     assert result.exit_code != 0
     assert "no issuer 'nobody'" in result.stderr
+
+
+def test_credential_templates_put_list_and_retire(ready: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "template.json"
+    path.write_bytes(dumps({"achievement": award_body()["achievement"], "formats": ["jwt_vc_json"]}))
+    put = ready.json("templates", "put", "--issuer", "acme", "python-101", str(path))
+    assert put["configurationIds"] == ["python-101_jwt_vc_json"]
+    assert put["display"] == [{"name": "Python 101"}]
+    assert [template["id"] for template in ready.json("templates", "list", "--issuer", "acme")] == ["python-101"]
+    assert ready.ok("templates", "retire", "--issuer", "acme", "python-101").strip() == (
+        "retired credential template 'python-101'"
+    )
+    assert ready.json("templates", "list", "--issuer", "acme") == []
+    refused = ready.run("templates", "put", "--issuer", "acme", "Python_101", str(path))
+    assert refused.exit_code != 0
+    assert "templateId" in refused.stderr
 
 
 # ------------------------------------------------------------------------------------------ clients
@@ -481,3 +500,32 @@ def test_events_stats_and_a_relay_without_a_broker(ready: Cli, request_file: Pat
     refused = ready.run("relay", "--once")
     assert refused.exit_code != 0
     assert "EVENT_BROKER" in refused.output
+
+
+# ------------------------------------------------------------------------------------------ europass
+
+
+def test_issue_an_edc_export_it_and_verify_the_file(ready: Cli, tmp_path: Path) -> None:
+    files = write_development_eseal(tmp_path / "eseal")
+    ready.env.update(
+        {
+            "ELM_SEAL_PKCS12": str(files.pkcs12),
+            "ELM_SEAL_PASSWORD_FILE": str(files.password_file),
+            "ELM_TRUST_ANCHORS": str(files.ca_certificate),
+        }
+    )
+    award = tmp_path / "award.json"
+    award.write_bytes(dumps(micro_credential_body()))
+    issued = ready.json("credentials", "issue", str(award))
+    edc_id = issued["europass"]["credentialId"]
+
+    printed = ready.ok("credentials", "export", "--elm", issued["id"])
+    assert json.loads(json.loads(printed)["payload"])["id"] == edc_id
+    written = ready.ok("credentials", "export", "--elm", edc_id, "--output", str(tmp_path)).strip()
+    assert written == str(tmp_path / "Data Science Fundamentals.jsonld")
+    assert Path(written).read_text(encoding="utf-8") == printed.rstrip("\n")
+
+    verified = ready.json("credentials", "verify", written)
+    assert verified["verified"] is True, verified["errors"]
+    refused = ready.run("credentials", "export", issued["id"])
+    assert refused.exit_code != 0

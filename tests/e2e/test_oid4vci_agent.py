@@ -237,6 +237,7 @@ def test_offers_are_authorized_and_checked_before_the_agent_is_called(
         "/tx_code": make_offer(http, auth, tx_code={}),
         "/grants": make_offer(http, auth, grants=["authorization_code"]),
         "/awards/0/deferred": make_offer(http, auth, {"credential": award(), "deferred": True}),
+        "/awards/0/template": make_offer(http, auth, {"template": "python-101"}),
     }
     for pointer, response in cases.items():
         assert pointer in {error["pointer"] for error in problem(response, 422)["errors"]}

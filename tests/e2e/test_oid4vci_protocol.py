@@ -184,6 +184,17 @@ def test_invalid_offers_are_422_naming_the_field(wallet: Wallet) -> None:
     assert wallet.http.post("/api/v1/offers", json={"issuer": "acme", "awards": []}).status_code == 401
 
 
+def test_an_offer_cannot_carry_a_european_digital_credential(wallet: Wallet) -> None:
+    award = award_body(produce=["open-badges-3.0", "elm-3.2"], europass={"learner": {"fullName": "Ana"}})
+    del award["issuer"], award["recipient"]
+    response = wallet.http.post(
+        "/api/v1/offers", json={"issuer": "acme", "awards": [{"credential": award}]}, headers=wallet.auth
+    )
+    assert response.status_code == 422
+    pointers = {error["pointer"] for error in json_of(response)["errors"]}
+    assert pointers == {"/awards/0/credential/produce", "/awards/0/credential/europass"}
+
+
 def test_a_client_scoped_to_another_issuer_cannot_make_or_read_offers(wallet: Wallet, container: Container) -> None:
     offer = wallet.offer()
     other = container.access.create(CreateClient(name="other", issuers=["elsewhere"]))

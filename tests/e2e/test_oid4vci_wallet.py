@@ -216,6 +216,44 @@ def test_authorization_code_flow_with_par_and_pkce(deployment: Deployment) -> No
     assert deployment.state(offer["id"]) == "credential_issued"
 
 
+def test_a_credential_template_is_shown_with_its_display_and_delivered_under_its_configuration(
+    deployment: Deployment,
+) -> None:
+    display = [
+        {
+            "name": "Python 101",
+            "locale": "en",
+            "description": "Introductory Python at ACME",
+            "logo": {"uri": "https://acme.example/badges/python-101.png", "alt_text": "A blue snake"},
+            "background_color": "#12107C",
+            "text_color": "#FFFFFF",
+        }
+    ]
+    achievement = award_body()["achievement"]
+    put = deployment.client.put(
+        "/api/v1/issuers/acme/credential-templates/python-101",
+        json={"achievement": achievement, "display": display},
+        headers=deployment.auth,
+    )
+    assert put.status_code == 201, put.text
+    offer = deployment.offer(awards=[{"template": "python-101", "credential": {"narrative": "Final project: a bot"}}])
+    answer = run_wallet({"offer": offer["offerLink"], "binding": "did:jwk", "notify": "credential_accepted"})
+    assert answer["configurationId"] == "python-101_jwt_vc_json"
+    assert answer["display"] == display  # what the wallet shows, read from the metadata by the library
+    [credential] = answer["credentials"]
+    verified = deployment.verify(credential)
+    assert verified["verified"] is True, verified
+    assert verified["credential"]["credentialSubject"]["achievement"]["id"] == achievement["id"]
+    assert answer["notificationSent"] is True
+    # The authorization code flow asks for the template configuration's scope.
+    by_code = deployment.offer(awards=[{"template": "python-101", "format": "ldp_vc"}], grants=["authorization_code"])
+    client = {"clientId": "wallet-under-test", "redirectUri": "https://wallet.example/callback"}
+    answer = run_wallet({"offer": by_code["offerLink"], "authorizationCode": client, "binding": "did:key"})
+    assert (answer["configurationId"], answer["format"]) == ("python-101_ldp_vc", "ldp_vc")
+    [credential] = answer["credentials"]
+    assert deployment.verify(credential)["verified"] is True
+
+
 def _authorization(deployment: Deployment) -> dict[str, str]:
     return {"authorization": deployment.auth["Authorization"]}
 

@@ -46,3 +46,47 @@ def test_the_default_database_is_sqlite_in_the_data_directory(tmp_path: Path) ->
 def test_unusable_settings_are_refused(environment: dict[str, str], message: str, tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match=message):
         load_settings({**SECRET, "EC_ISSUER_DATA_DIR": str(tmp_path), **environment})
+
+
+def test_the_eseal_is_generated_in_development_and_absent_in_production_unless_configured(tmp_path: Path) -> None:
+    production = load_settings({**SECRET, "EC_ISSUER_DATA_DIR": str(tmp_path), "ISSUER_BASE_URL": "https://i.test"})
+    assert production.elm_seal is None
+    development = load_settings({"EC_ISSUER_ENV": "development", "EC_ISSUER_DATA_DIR": str(tmp_path)})
+    assert development.elm_seal is not None and development.elm_seal.development
+    assert development.elm_seal.pkcs12_path is not None
+    assert development.elm_seal.pkcs12_path.parent.name == "DEVELOPMENT-ONLY-eseal"
+    configured = load_settings(
+        {
+            **SECRET,
+            "EC_ISSUER_DATA_DIR": str(tmp_path),
+            "ISSUER_BASE_URL": "https://i.test",
+            "ELM_SEAL_PKCS12": "/etc/seal.p12",
+            "ELM_SEAL_PASSWORD": "pw",
+            "ELM_TRUST_ANCHORS": "/etc/anchors.pem",
+        }
+    )
+    assert configured.elm_seal is not None and not configured.elm_seal.development
+    assert configured.elm_seal.password == "pw"
+    assert "pw" not in repr(configured.elm_seal)
+
+
+@pytest.mark.parametrize(
+    ("environment", "message"),
+    [
+        ({"ELM_SEAL_ALGORITHM": "HS256"}, "ELM_SEAL_ALGORITHM"),
+        ({"ELM_SEAL_PKCS12": "/a.p12", "ELM_SEAL_KEY_BACKEND": "pkcs11"}, "not both"),
+        ({"ELM_SEAL_KEY_BACKEND": "pkcs11"}, "ELM_SEAL_KEY_REF"),
+        (
+            {
+                "ELM_SEAL_KEY_BACKEND": "kms",
+                "ELM_SEAL_KEY_REF": "alias/seal",
+                "ELM_SEAL_CERTIFICATE_CHAIN": "/c.pem",
+                "ELM_SEAL_ALGORITHM": "RS256",
+            },
+            "ES256",
+        ),
+    ],
+)
+def test_unusable_eseal_settings_are_refused(environment: dict[str, str], message: str, tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        load_settings({**SECRET, "EC_ISSUER_DATA_DIR": str(tmp_path), **environment})

@@ -9,11 +9,13 @@ from ec_issuer.api import (
     routes_admin,
     routes_agent,
     routes_credentials,
+    routes_elm,
     routes_keys,
     routes_metrics,
     routes_oid4vci,
     routes_public,
     routes_status,
+    routes_templates,
     routes_vc_api,
 )
 from ec_issuer.api.context import EXTENSION_KEY, bearer_auth
@@ -50,7 +52,10 @@ def create_app(container: Container) -> APIFlask:
     app.register_blueprint(routes_public.blueprint)
     app.register_blueprint(routes_admin.blueprint)
     app.register_blueprint(routes_keys.blueprint)
+    app.register_blueprint(routes_templates.blueprint)
     app.register_blueprint(routes_status.admin)  # before credentials: its /<id>/history is more specific
+    app.register_blueprint(routes_elm.admin)  # before credentials too: /<id>/elm
+    app.register_blueprint(routes_elm.public)
     app.register_blueprint(routes_credentials.blueprint)
     app.register_blueprint(routes_status.public)
     app.register_blueprint(routes_metrics.blueprint)

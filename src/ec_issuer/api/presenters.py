@@ -11,6 +11,7 @@ from ec_issuer.credentials.model import IssuedCredential
 from ec_issuer.credentials.verifying import Verification
 from ec_issuer.issuers.model import DidWebLayout, Issuer
 from ec_issuer.keys.model import SigningKey
+from ec_issuer.oid4vci.templates import CredentialTemplate
 from ec_issuer.status.model import LifecycleEvent
 from ec_issuer.status.service import LifecycleOutcome
 
@@ -32,6 +33,7 @@ def credential_summary(credential: IssuedCredential, now: datetime) -> dict[str,
         "validUntil": _time(credential.valid_until),
         "kid": credential.kid,
         "achievementId": credential.achievement_id,
+        "companionId": credential.companion_id,
     }
 
 
@@ -74,6 +76,21 @@ def key_out(key: SigningKey) -> dict[str, Any]:
         "revokedAt": _time(key.revoked_at),
         "revocationReason": key.revocation_reason,
         "publicJwk": key.public_jwk,
+    }
+
+
+def template_out(template: CredentialTemplate) -> dict[str, Any]:
+    return {
+        "id": template.id,
+        "issuer": template.issuer_slug,
+        "achievement": template.achievement,
+        "name": template.defaults.get("name"),
+        "description": template.defaults.get("description"),
+        "display": list(template.display),
+        "formats": list(template.formats),
+        "configurationIds": [configuration.id for configuration in template.configurations],
+        "createdAt": format_datetime(template.created_at),
+        "updatedAt": format_datetime(template.updated_at),
     }
 
 

@@ -14,19 +14,22 @@ from werkzeug.exceptions import NotAcceptable
 from ec_issuer.api.context import bearer_auth, caller, services
 from ec_issuer.api.http import documented_body, json_response, read_json_body
 from ec_issuer.api.presenters import credential_full, credential_summary, verification_out
+from ec_issuer.api.routes_elm import admin_download_path, public_download_url
 from ec_issuer.api.schemas import (
     CredentialPage,
     IssuedCredentialOut,
+    IssueOutcomeOut,
     IssueRequestBody,
     Problem,
     VerificationOut,
     VerifyRequest,
 )
-from ec_issuer.core.encoding import parse_datetime
+from ec_issuer.core.encoding import dumps, parse_datetime
 from ec_issuer.core.errors import FieldError, InvalidInput
 from ec_issuer.core.validation import parse_command
 from ec_issuer.credentials.commands import parse_issue_request
 from ec_issuer.credentials.reading import ListQuery, normalize_credential_id
+from ec_issuer.elm.verifying import is_sealed_file
 from ec_issuer.signing.jose import VC_JWT_MEDIA_TYPE
 
 VC_MEDIA_TYPE = "application/vc"  # VC 2.0: a credential in JSON-LD, here with its embedded proof
@@ -47,14 +50,17 @@ _ERRORS = {
 @blueprint.post("")
 @blueprint.auth_required(bearer_auth)
 @documented_body(IssueRequestBody)
-@blueprint.output(IssuedCredentialOut, status_code=201)
+@blueprint.output(IssueOutcomeOut, status_code=201)
 @blueprint.doc(
-    summary="Issue an Open Badges 3.0 credential",
+    summary="Issue an Open Badges 3.0 credential, a European Digital Credential, or both",
     description=(
         "Builds (or completes, when `credential` is given), validates against the OB 3.0 schema, secures "
         "(`format`: `vc+jwt` by default, or `data-integrity` for an embedded eddsa-rdfc-2022 / "
-        "ecdsa-rdfc-2019 proof) and stores a credential. Send an `Idempotency-Key` header to make retries "
-        "safe: the same key with the same body answers with the same credential, with another body 409."
+        "ecdsa-rdfc-2019 proof) and stores a credential. With `produce` including `elm-3.2` and a `europass` "
+        "part it also builds an ELM 3.2 European Digital Credential, checks it against the EDC shapes (422 "
+        "listing each violation) and seals it (JAdES); `europass` in the answer says where to download it. "
+        "Send an `Idempotency-Key` header to make retries safe: the same key with the same body answers with "
+        "the same credential, with another body 409."
     ),
     responses={
         code: {"description": text, "content": {"application/problem+json": {"schema": Problem}}}
@@ -68,7 +74,15 @@ def issue_credential() -> Response:
     headers = {"Location": f"/api/v1/credentials/{outcome.credential.id}"}
     if outcome.replayed:
         headers["Idempotent-Replayed"] = "true"
-    return json_response(credential_full(outcome.credential, container.clock.now()), 201, headers)
+    body = credential_full(outcome.credential, container.clock.now())
+    european = outcome.credential if outcome.credential.is_sealed_file else outcome.companion
+    if european is not None:
+        body["europass"] = {
+            "credentialId": european.id,
+            "download": admin_download_path(european.id),
+            "publicDownload": public_download_url(outcome.download_token) if outcome.download_token else None,
+        }
+    return json_response(body, 201, headers)
 
 
 @blueprint.get("")
@@ -159,6 +173,8 @@ def verify_credential() -> Response:
         raise InvalidInput("give exactly one of jws, credential or credentialId", [FieldError("", "one of the three")])
     if command.jws is not None:
         verification = container.verifier.verify(command.jws)
+    elif command.credential is not None and is_sealed_file(command.credential):
+        verification = container.verifier.verify_sealed(dumps(command.credential))
     elif command.credential is not None:
         verification = container.verifier.verify_document(command.credential)
     else:

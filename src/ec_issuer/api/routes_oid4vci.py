@@ -26,6 +26,7 @@ from ec_issuer.api.qr import qr_png, qr_svg
 from ec_issuer.core.errors import MalformedInput, NotFound
 from ec_issuer.core.validation import parse_command
 from ec_issuer.oid4vci.commands import CreateOffer
+from ec_issuer.oid4vci.configurations import configuration_named
 from ec_issuer.oid4vci.delivery import OfferDelivery, OfferView
 from ec_issuer.oid4vci.dpop import DPOP_ALGORITHMS, DpopRequest
 from ec_issuer.oid4vci.errors import InvalidToken, ProtocolError, invalid_request
@@ -35,6 +36,7 @@ from ec_issuer.oid4vci.metadata import (
     authorization_server_metadata,
     credential_issuer_metadata,
 )
+from ec_issuer.oid4vci.model import Award
 from ec_issuer.oid4vci.service import Oid4vciIssuer, PresentedToken
 
 admin = APIBlueprint("offers", __name__, url_prefix="/api/v1/offers", tag="OID4VCI offers")
@@ -94,7 +96,9 @@ def _known_issuer(slug: str) -> str:
     summary="Make an OID4VCI credential offer (pre-authorized code)",
     description=(
         "Each award is an Open Badges IssueCredential request without `issuer`, `recipient` and `format`: it "
-        "is signed when the wallet asks, for the holder's key. Returns the offer by value and by reference, "
+        "is signed when the wallet asks, for the holder's key. An award may name a credential `template` of the "
+        "issuer instead of a `configuration`: the achievement and the wallet display come from it. Returns the "
+        "offer by value and by reference, "
         "the `openid-credential-offer://` links and, when `tx_code` is asked for, the transaction code, once: "
         "send it to the learner over another channel than the offer. With an external agent configured "
         "(SSI_AGENT_URL), the agent makes the offer and `offerLink` is its link (502/503/504 when the agent "
@@ -136,7 +140,7 @@ def _offer_out(view: OfferView) -> dict[str, Any]:
         "state": offer.state_at(now).value,
         "credentialIssuer": view.credential_issuer,
         "credentialConfigurationIds": offer.configuration_ids,
-        "awards": [{"id": a.id, "configuration": a.configuration_id, "deferred": a.deferred} for a in offer.awards],
+        "awards": [_award_out(award) for award in offer.awards],
         "createdAt": offer.created_at,
         "expiresAt": offer.expires_at,
         "credentialsIssued": offer.credentials_issued,
@@ -156,6 +160,16 @@ def _offer_out(view: OfferView) -> dict[str, Any]:
     }
 
 
+def _award_out(award: Award) -> dict[str, Any]:
+    configuration = configuration_named(award.configuration_id)
+    return {
+        "id": award.id,
+        "configuration": award.configuration_id,
+        "template": configuration.template_id if configuration else None,
+        "deferred": award.deferred,
+    }
+
+
 # --- wallets: metadata --------------------------------------------------------------------------------------
 
 
@@ -167,7 +181,8 @@ def _offer_out(view: OfferView) -> dict[str, Any]:
 )
 def issuer_metadata(slug: str) -> Response:
     name = _known_issuer(slug)
-    return json_response(credential_issuer_metadata(_issuer().endpoints, slug, name), headers=_CACHEABLE)
+    metadata = credential_issuer_metadata(_issuer().endpoints, slug, name, services().templates.listed(slug))
+    return json_response(metadata, headers=_CACHEABLE)
 
 
 @wallet.get(f"{AUTHORIZATION_SERVER_WELL_KNOWN}/issuers/{_SLUG}")

@@ -32,8 +32,11 @@ class CredentialSummary(BaseModel):
     issuedAt: str
     validFrom: str | None
     validUntil: str | None
-    kid: str
+    kid: str | None = Field(description="The signing key; null for sealed European Digital Credentials")
     achievementId: str | None
+    companionId: str | None = Field(
+        default=None, description="The other credential issued from the same award (an EDC beside its Open Badge)"
+    )
 
 
 class IssuedCredentialOut(CredentialSummary):
@@ -41,6 +44,24 @@ class IssuedCredentialOut(CredentialSummary):
         description="The credential JSON: the JWS payload (vc+jwt), or the credential with its embedded proof"
     )
     jws: str | None = Field(description="The credential secured as a compact JWS, typ vc+jwt; null otherwise")
+
+
+class EuropeanDownloads(BaseModel):
+    credentialId: str = Field(description="The European Digital Credential")
+    download: str = Field(description="Admin download of the sealed file (bearer token)")
+    publicDownload: str | None = Field(
+        description="A link for the learner, without authentication; shown once (only its hash is stored). "
+        "POST .../elm/link mints a new one"
+    )
+
+
+class IssueOutcomeOut(IssuedCredentialOut):
+    europass: EuropeanDownloads | None = Field(default=None, description="When an EDC was issued")
+
+
+class DownloadLinkOut(BaseModel):
+    credentialId: str
+    publicDownload: str
 
 
 class LifecycleChangeOut(CredentialSummary):
@@ -125,6 +146,23 @@ class KeyOut(BaseModel):
 
 class KeyList(BaseModel):
     items: list[KeyOut]
+
+
+class CredentialTemplateOut(BaseModel):
+    id: str = Field(description="The template id: a slug, unique within the issuer")
+    issuer: str = Field(description="The issuer's slug")
+    achievement: dict[str, Any] = Field(description="The Open Badges Achievement every credential of it carries")
+    name: str | None = Field(description="The credential's name, unless an award gives one")
+    description: str | None
+    display: list[dict[str, Any]] = Field(description="credential_metadata.display of its configurations")
+    formats: list[Literal["jwt_vc_json", "ldp_vc"]]
+    configurationIds: list[str] = Field(description="Its credential_configuration_ids: <template id>_<format>")
+    createdAt: str
+    updatedAt: str
+
+
+class CredentialTemplateList(BaseModel):
+    items: list[CredentialTemplateOut]
 
 
 class ClientOut(BaseModel):

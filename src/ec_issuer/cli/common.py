@@ -10,6 +10,7 @@ import click
 from ec_issuer.bootstrap import Container, build
 from ec_issuer.config import DEVELOPMENT, ConfigurationError, load_settings
 from ec_issuer.core.encoding import dumps
+from ec_issuer.issuers.model import Issuer
 
 _CONTAINER = "ec_issuer.container"
 
@@ -32,6 +33,16 @@ def container_for_command(dev: bool = False) -> Container:
     root.meta[_CONTAINER] = built
     root.call_on_close(built.engine.dispose)
     return built
+
+
+issuer_option = click.option("--issuer", "issuer_ref", required=True, help="Issuer slug or DID.")
+
+
+def issuer_for_command(issuer_ref: str) -> Issuer:
+    issuer = container_for_command().issuers.get(issuer_ref)
+    if issuer is None:
+        raise click.ClickException(f"no issuer '{issuer_ref}'")
+    return issuer
 
 
 def print_json(value: Any) -> None:

@@ -22,11 +22,13 @@ from ec_issuer.bootstrap import prepare
 from ec_issuer.cli.common import container_for_command, print_json
 from ec_issuer.cli.events import events, relay
 from ec_issuer.cli.keys import keys
+from ec_issuer.cli.templates import templates
 from ec_issuer.core.encoding import loads
 from ec_issuer.core.errors import DomainError
 from ec_issuer.core.validation import parse_command
 from ec_issuer.credentials.commands import parse_issue_request
 from ec_issuer.credentials.reading import normalize_credential_id
+from ec_issuer.elm.verifying import is_sealed_file
 from ec_issuer.issuers.commands import CreateIssuer
 from ec_issuer.keys.model import Algorithm
 from ec_issuer.status.model import LifecycleAction, RevocationReason
@@ -215,7 +217,11 @@ def credentials_issue(request_file: Path, idempotency_key: str | None) -> None:
         raise click.ClickException(f"{request_file} is not valid JSON: {exc}") from None
     operator = container.access.operator_client()
     outcome = container.issuing.issue(operator, parse_issue_request(body), idempotency_key)
-    print_json(credential_full(outcome.credential, container.clock.now()))
+    shown = credential_full(outcome.credential, container.clock.now())
+    european = outcome.credential if outcome.credential.is_sealed_file else outcome.companion
+    if european is not None:
+        shown["europass"] = {"credentialId": european.id, "export": f"ec-issuer credentials export --elm {european.id}"}
+    print_json(shown)
 
 
 @credentials.command("show")
@@ -233,11 +239,34 @@ def credentials_show(credential_id: str, as_jws: bool) -> None:
         print_json(credential_full(credential, container.clock.now()))
 
 
+@credentials.command("export")
+@click.argument("credential_id")
+@click.option("--elm", "as_elm", is_flag=True, help="Export the sealed European Digital Credential.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=True, path_type=Path),
+    help="A file, or a directory for <title>.jsonld; default: standard output.",
+)
+def credentials_export(credential_id: str, as_elm: bool, output: Path | None) -> None:
+    """Export the sealed EDC (ELM 3.2) of a credential, or of the Open Badge issued with it, for Europass."""
+    if not as_elm:
+        raise click.UsageError("only --elm exports exist")
+    container = container_for_command()
+    sealed = container.european_files.for_admin(container.access.operator_client(), credential_id)
+    if output is None:
+        click.echo(sealed.content.decode("utf-8"))
+        return
+    target = output / sealed.file_name if output.is_dir() else output
+    target.write_bytes(sealed.content)
+    click.echo(str(target))
+
+
 @credentials.command("verify")
 @click.argument("source")
 def credentials_verify(source: str) -> None:
-    """Verify a credential: a file holding a compact JWS or a credential with an embedded proof, or the id
-    of a stored credential (every artefact it has)."""
+    """Verify a credential: a file holding a compact JWS, a credential with an embedded proof or a sealed
+    European Digital Credential, or the id of a stored credential (every artefact it has)."""
     container = container_for_command()
     path = Path(source)
     if path.is_file():
@@ -247,7 +276,11 @@ def credentials_verify(source: str) -> None:
                 document = loads(text)
             except ValueError as exc:
                 raise click.ClickException(f"{source} is not valid JSON: {exc}") from None
-            result = container.verifier.verify_document(document)
+            result = (
+                container.verifier.verify_sealed(text)
+                if is_sealed_file(document)
+                else container.verifier.verify_document(document)
+            )
         else:
             result = container.verifier.verify(text)
     else:
@@ -320,3 +353,4 @@ def credentials_expire() -> None:
 cli.add_command(keys)
 cli.add_command(relay)
 cli.add_command(events)
+cli.add_command(templates)

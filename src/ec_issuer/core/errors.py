@@ -44,6 +44,10 @@ class NotFound(DomainError):
     """The named resource does not exist (or is not visible to the caller)."""
 
 
+class Gone(DomainError):
+    """The resource existed and was withdrawn on purpose (maps to 410)."""
+
+
 class Conflict(DomainError):
     """The request conflicts with stored state, e.g. an idempotency key reused with another body."""
 

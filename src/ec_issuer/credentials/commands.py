@@ -26,9 +26,13 @@ from ec_issuer.core.validation import (
     Uri,
     parse_command,
 )
+from ec_issuer.elm.commands import Europass
 
 JsonObject = dict[str, Any]
 SecuringFormat = Literal["vc+jwt", "data-integrity", "both"]
+OPEN_BADGE = "open-badges-3.0"
+EUROPEAN_DIGITAL_CREDENTIAL = "elm-3.2"
+Family = Literal["open-badges-3.0", "elm-3.2"]
 
 
 def _json_number(value: Any) -> Any:
@@ -141,6 +145,41 @@ class IssueCredential(_Strict):
         "eddsa-rdfc-2022 with an EdDSA key, ecdsa-rdfc-2019 with an ES256 key), or both (two artefacts: the "
         "credential with its embedded proof, and a vc+jwt of the credential without it, by the same key)",
     )
+
+    produce: list[Family] = Field(
+        default_factory=lambda: [OPEN_BADGE],
+        min_length=1,
+        max_length=2,
+        description="What to issue from this award: an Open Badge (open-badges-3.0), a sealed European Digital "
+        "Credential (elm-3.2, needs `europass`), or both, each stored as a credential of its own",
+    )
+    europass: Europass | None = Field(
+        default=None,
+        validate_default=True,
+        description="What a European Digital Credential needs beyond the Open Badge (docs/elm.md)",
+    )
+
+    @field_validator("produce")
+    @classmethod
+    def _each_once(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("lists a family twice")
+        return value
+
+    @field_validator("europass")
+    @classmethod
+    def _europass_when_asked(cls, value: Europass | None, info: ValidationInfo) -> Europass | None:
+        if value is None and EUROPEAN_DIGITAL_CREDENTIAL in (info.data.get("produce") or []):
+            raise ValueError("required to produce elm-3.2")
+        return value
+
+    @property
+    def wants_open_badge(self) -> bool:
+        return OPEN_BADGE in self.produce
+
+    @property
+    def wants_european_credential(self) -> bool:
+        return EUROPEAN_DIGITAL_CREDENTIAL in self.produce
 
     @field_validator("validUntil")
     @classmethod

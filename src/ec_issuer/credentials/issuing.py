@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, cast
 
@@ -17,11 +18,13 @@ from ec_issuer.core.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from ec_issuer.core.validation import reject_control_characters
 from ec_issuer.core.vcdm import is_v1
 from ec_issuer.credentials import ob3
-from ec_issuer.credentials.commands import IssueCredential, IssueRequest
-from ec_issuer.credentials.model import BOTH, VC_JWT, CredentialStatus, IssuedCredential
+from ec_issuer.credentials.commands import OPEN_BADGE, IssueCredential, IssueRequest
+from ec_issuer.credentials.model import BOTH, JADES, VC_JWT, CredentialStatus, IssuedCredential
 from ec_issuer.credentials.ports import DuplicateCredentialId, DuplicateIdempotencyKey
 from ec_issuer.credentials.recipient import RecipientIdentity, RecipientReferencer
 from ec_issuer.credentials.schema import CredentialSchemaValidator
+from ec_issuer.elm import issuing as elm_issuing
+from ec_issuer.elm.issuing import EuropeanCredentialMaker
 from ec_issuer.events import catalogue
 from ec_issuer.issuers.model import Issuer
 from ec_issuer.issuers.service import require_issuer_for
@@ -40,6 +43,15 @@ MAX_IDEMPOTENCY_KEY_LENGTH = 255
 class IssueOutcome:
     credential: IssuedCredential
     replayed: bool  # True when an earlier request with the same idempotency key is answered again
+    companion: IssuedCredential | None = None  # the EDC issued with an Open Badge from the same award
+    # The token of the EDC's public download link; only its hash is stored, so a replay has none.
+    download_token: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    credentials: list[IssuedCredential]  # the one the request is answered with first
+    download_token: str | None = None
 
 
 class CredentialIssuer:
@@ -53,8 +65,10 @@ class CredentialIssuer:
         clock: Clock,
         ids: IdGenerator,
         status_slots: StatusSlotAllocator,
+        european: EuropeanCredentialMaker | None = None,
     ) -> None:
         self._uow = uow
+        self._european = european or EuropeanCredentialMaker(None)
         self._status_slots = status_slots
         self._policy = policy
         self._custodians = custodians
@@ -72,23 +86,26 @@ class CredentialIssuer:
             if idempotency_key is not None:
                 earlier = uow.credentials.get_by_idempotency_key(client.id, idempotency_key)
                 if earlier is not None:
-                    return _replay(earlier, request_hash)
-            credential = self._prepare(uow, client, issuer, request, idempotency_key, request_hash)
+                    return _replay(uow, earlier, request_hash)
+            prepared = self._prepare(uow, client, issuer, request, idempotency_key, request_hash)
+            credential = prepared.credentials[0]
             try:
-                self._record(uow, credential, issuer)
+                for each in prepared.credentials:
+                    self._record(uow, each, issuer)
                 uow.commit()
             except DuplicateIdempotencyKey:
                 pass  # a concurrent request with the same key won; answer as it was answered
             except DuplicateCredentialId:
                 raise _id_taken(credential.id) from None  # a concurrent request stored the same id first
             else:
-                return IssueOutcome(credential, replayed=False)
+                companion = prepared.credentials[1] if len(prepared.credentials) > 1 else None
+                return IssueOutcome(credential, False, companion, prepared.download_token)
         with self._uow() as uow:
             # Only the idempotency constraint raises DuplicateIdempotencyKey, so the key is set.
             earlier = uow.credentials.get_by_idempotency_key(client.id, idempotency_key or "")
-        if earlier is None:
-            raise Conflict("a concurrent request with this Idempotency-Key did not complete; retry")
-        return _replay(earlier, request_hash)
+            if earlier is None:
+                raise Conflict("a concurrent request with this Idempotency-Key did not complete; retry")
+            return _replay(uow, earlier, request_hash)
 
     def issue_all_in(
         self, uow: UnitOfWork, client: ApiClient, requests: Sequence[IssueCredential]
@@ -100,8 +117,14 @@ class CredentialIssuer:
         # Every credential is prepared before the first is written: preparing may reserve status slots in
         # a transaction of its own, which on SQLite would wait forever behind this one's write lock.
         for request in requests:
+            if request.produce != [OPEN_BADGE]:
+                raise InvalidInput(
+                    "wallets receive Open Badges only",
+                    [FieldError("/credential/produce", "leave it out: a European Digital Credential is a download")],
+                )
             issuer = require_issuer_for(uow, client, request.issuer, "/issuer")
-            prepared.append((self._prepare(uow, client, issuer, request, None, _request_hash(request)), issuer))
+            made = self._prepare(uow, client, issuer, request, None, _request_hash(request))
+            prepared.append((made.credentials[0], issuer))
         for credential, issuer in prepared:
             self._record(uow, credential, issuer)
         return [credential for credential, _ in prepared]
@@ -118,12 +141,16 @@ class CredentialIssuer:
         request: IssueRequest,
         idempotency_key: str | None,
         request_hash: str,
-    ) -> IssuedCredential:
+    ) -> _Prepared:
         now = self._clock.now()
         credential_id = f"urn:uuid:{self._ids.new_id()}"
         if isinstance(request, IssueCredential):
             recipient = self._recipient_identity(request)
             achievement_id: str | None = request.achievement.id
+            self._authorize(client, issuer, achievement_id, recipient.subject_ref)
+            if not request.wants_open_badge:
+                edc, token = self._european_credential(client, issuer, request, recipient, now, None)
+                return _Prepared([replace(edc, idempotency_key=idempotency_key, request_hash=request_hash)], token)
             document = ob3.build_achievement_credential(
                 request,
                 issuer=issuer,
@@ -137,10 +164,7 @@ class CredentialIssuer:
             achievement_id, subject_ref = self._document_subject(document)
             recipient = RecipientIdentity({}, subject_ref)
             pointer_prefix = "/credential"
-
-        decision = self._policy.decide(IssueIntent(client, issuer.slug, achievement_id, recipient.subject_ref))
-        if not decision.allowed:
-            raise Forbidden(decision.reason)
+            self._authorize(client, issuer, achievement_id, recipient.subject_ref)
 
         securing = request.format or issuer.default_format
         if securing == VC_JWT:
@@ -165,7 +189,7 @@ class CredentialIssuer:
             # With both, the JOSE artefact envelopes the credential without the proof: each stands alone.
             signed = sign_vc_jwt(dumps(jwt_document), key, custody) if securing == BOTH else payload.decode()
         valid_from, valid_until = ob3.validity_window(document)
-        return IssuedCredential(
+        open_badge = IssuedCredential(
             id=str(document["id"]),
             issuer_slug=issuer.slug,
             family=ob3.FAMILY if ob3.is_open_badge(document) else "vc",
@@ -185,6 +209,49 @@ class CredentialIssuer:
             request_hash=request_hash,
             status_slots=tuple(slot.ref for slot in slots),
         )
+        if not (isinstance(request, IssueCredential) and request.wants_european_credential):
+            return _Prepared([open_badge])
+        edc, token = self._european_credential(client, issuer, request, recipient, now, open_badge.id)
+        return _Prepared([replace(open_badge, companion_id=edc.id), edc], token)
+
+    def _authorize(self, client: ApiClient, issuer: Issuer, achievement_id: str | None, subject_ref: str) -> None:
+        decision = self._policy.decide(IssueIntent(client, issuer.slug, achievement_id, subject_ref))
+        if not decision.allowed:
+            raise Forbidden(decision.reason)
+
+    def _european_credential(
+        self,
+        client: ApiClient,
+        issuer: Issuer,
+        request: IssueCredential,
+        recipient: RecipientIdentity,
+        now: datetime,
+        companion_id: str | None,
+    ) -> tuple[IssuedCredential, str]:
+        """The sealed EDC of the award, with the token of its public download link (stored hashed)."""
+        sealed = self._european.make(request, issuer, credential_id=f"urn:credential:{self._ids.new_id()}", now=now)
+        valid_from, valid_until = ob3.validity_window(sealed.document)
+        token = secrets.token_urlsafe(32)
+        credential = IssuedCredential(
+            id=str(sealed.document["id"]),
+            issuer_slug=issuer.slug,
+            family=elm_issuing.FAMILY,
+            format=JADES,
+            format_version=elm_issuing.FORMAT_VERSION,
+            payload=sealed.payload.encode("utf-8"),
+            signed=sealed.sealed,
+            kid=None,
+            status=CredentialStatus.ACTIVE,
+            issued_at=now,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            client_id=client.id,
+            subject_ref=recipient.subject_ref,
+            achievement_id=request.achievement.id,
+            companion_id=companion_id,
+            download_token_hash=download_token_hash(token),
+        )
+        return credential, token
 
     def _assign_status(
         self, issuer: Issuer, document: dict[str, Any], securing: str, pointer_prefix: str
@@ -286,10 +353,16 @@ def _request_hash(request: IssueRequest) -> str:
     return hashlib.sha256(dumps_canonical(request.model_dump(mode="json"))).hexdigest()
 
 
-def _replay(earlier: IssuedCredential, request_hash: str) -> IssueOutcome:
+def _replay(uow: UnitOfWork, earlier: IssuedCredential, request_hash: str) -> IssueOutcome:
     if earlier.request_hash != request_hash:
         raise Conflict(
             "this Idempotency-Key was used with a different request body",
             [FieldError("Idempotency-Key", "already used for another request")],
         )
-    return IssueOutcome(earlier, replayed=True)
+    companion = uow.credentials.get(earlier.companion_id) if earlier.companion_id else None
+    return IssueOutcome(earlier, replayed=True, companion=companion)
+
+
+def download_token_hash(token: str) -> str:
+    """How a public download link's token is stored: a SHA-256, so the table does not hold working links."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()

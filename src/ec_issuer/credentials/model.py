@@ -14,6 +14,7 @@ class CredentialStatus(StrEnum):
     EXPIRED = "expired"
 
 
+JADES = "jades"  # a sealed European Digital Credential: the JSON-LD payload in a JAdES envelope
 VC_JWT = "vc+jwt"  # secured by a JOSE envelope (W3C VC-JOSE-COSE)
 DATA_INTEGRITY = "data-integrity"  # secured by an embedded DataIntegrityProof
 BOTH = "both"  # two separate artefacts: the credential with its embedded proof, and a vc+jwt of it without
@@ -25,12 +26,13 @@ class IssuedCredential:
 
     id: str  # the credential's `id`, a urn:uuid
     issuer_slug: str
-    family: str  # "open-badges-3.0"; ELM and validation attestations come later
-    format: str  # VC_JWT, DATA_INTEGRITY or BOTH
+    family: str  # "open-badges-3.0", "elm-3.2"; validation attestations come later
+    format: str  # VC_JWT, DATA_INTEGRITY, BOTH or JADES
     format_version: str
     payload: bytes  # the credential JSON as delivered, byte for byte (with its proof, unless vc+jwt only)
-    signed: str  # the compact JWS (vc+jwt, both), or the JSON text of the credential with its proof
-    kid: str
+    # The compact JWS (vc+jwt, both), the JSON text of the credential with its proof, or the sealed file (jades)
+    signed: str
+    kid: str | None  # None for sealed EDCs, whose seal certificate is in the file
     status: CredentialStatus
     issued_at: datetime
     valid_from: datetime | None
@@ -42,6 +44,12 @@ class IssuedCredential:
     request_hash: str | None = None
     # Its slots in status lists, as "<list id>#<index>" (one per list kind; see status/lists.py).
     status_slots: tuple[str, ...] = ()
+    companion_id: str | None = None  # the other credential issued from the same award (EDC <-> Open Badge)
+    download_token_hash: str | None = None  # SHA-256 of the public download link's token (EDCs)
+
+    @property
+    def is_sealed_file(self) -> bool:
+        return self.format == JADES
 
     @property
     def jws(self) -> str | None:

@@ -26,6 +26,14 @@ class CredentialRepository(Protocol):
 
     def get_by_idempotency_key(self, client_id: str, key: str) -> IssuedCredential | None: ...
 
+    def get_by_download_token(self, token_hash: str) -> IssuedCredential | None:
+        """The credential whose public download link has this token (stored as its SHA-256)."""
+        ...
+
+    def set_download_token(self, credential_id: str, token_hash: str) -> None:
+        """Replace the credential's download token: the link handed out before stops working."""
+        ...
+
     def page(self, where: CredentialFilter, after: PageCursor | None, limit: int) -> list[IssuedCredential]: ...
 
     def change_status(self, credential_id: str, expected: CredentialStatus, new: CredentialStatus) -> bool:

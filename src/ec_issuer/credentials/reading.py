@@ -57,6 +57,8 @@ class CredentialReader:
     def get(self, client: ApiClient, credential_id: str) -> IssuedCredential:
         with self._uow() as uow:
             credential = uow.credentials.get(normalize_credential_id(credential_id))
+            if credential is None and ":" not in credential_id:
+                credential = uow.credentials.get(f"urn:credential:{credential_id}")  # a European Digital Credential
         if credential is None or not client.may_use_issuer(credential.issuer_slug):
             raise NotFound(f"no credential '{credential_id}'")
         return credential
@@ -96,7 +98,8 @@ class CredentialReader:
 
 
 def normalize_credential_id(credential_id: str) -> str:
-    """Credentials are addressed by their `urn:uuid:` id or by the bare UUID."""
+    """Credentials are addressed by their id or by the bare UUID (`urn:uuid:` ids; EDCs' `urn:credential:`
+    ids are tried next by `CredentialReader.get`)."""
     return credential_id if ":" in credential_id else f"urn:uuid:{credential_id}"
 
 

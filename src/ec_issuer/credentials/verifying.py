@@ -59,6 +59,12 @@ class StatusLookup(Protocol):
         ...
 
 
+class SealedFileVerifier(Protocol):
+    """Verifies credentials sealed in a JWS JSON envelope (European Digital Credentials, elm/verifying.py)."""
+
+    def verify_file(self, data: bytes | str) -> Verification: ...
+
+
 class CredentialVerifier:
     def __init__(
         self,
@@ -67,8 +73,10 @@ class CredentialVerifier:
         clock: Clock,
         statuses: StatusLookup | None = None,
         status_lists: StatusListSource | None = None,
+        sealed: SealedFileVerifier | None = None,
     ) -> None:
         self._keys = keys
+        self._sealed = sealed
         self._schema = schema
         self._clock = clock
         self._statuses = statuses
@@ -96,7 +104,10 @@ class CredentialVerifier:
         )
 
     def verify_stored(self, credential: IssuedCredential) -> Verification:
-        """Every artefact of a stored credential: its vc+jwt and its embedded proof, whichever it has."""
+        """Every artefact of a stored credential: its vc+jwt and its embedded proof, whichever it has, or
+        its sealed file."""
+        if credential.is_sealed_file:
+            return self.verify_sealed(credential.signed)
         results: list[Verification] = []
         if credential.jws is not None:
             results.append(self.verify(credential.jws))
@@ -111,6 +122,11 @@ class CredentialVerifier:
             checks=first.checks + second.checks,
             errors=first.errors + second.errors,
         )
+
+    def verify_sealed(self, data: bytes | str) -> Verification:
+        if self._sealed is None:
+            return _failed([Check("format", False, "this deployment does not verify sealed files")])
+        return self._sealed.verify_file(data)
 
     def verify_document(self, document: object) -> Verification:
         """A credential secured with embedded Data Integrity proofs (eddsa-rdfc-2022, ecdsa-rdfc-2019,

@@ -14,6 +14,7 @@ from ec_issuer.credentials.model import IssuedCredential
 from ec_issuer.events.model import TYPE_PREFIX, OutboxEvent, new_event
 from ec_issuer.keys.model import SigningKey
 from ec_issuer.oid4vci.model import Delivery, Offer
+from ec_issuer.oid4vci.templates import CredentialTemplate
 from ec_issuer.status.model import LifecycleEvent, LifecycleEventType
 
 CREDENTIAL_ISSUED = TYPE_PREFIX + "credential.issued"
@@ -28,6 +29,8 @@ OFFER_CREATED = TYPE_PREFIX + "offer.created"
 OFFER_REDEEMED = TYPE_PREFIX + "offer.redeemed"
 OFFER_DELIVERED = TYPE_PREFIX + "offer.delivered"
 OFFER_NOTIFIED = TYPE_PREFIX + "offer.notified"
+TEMPLATE_PUBLISHED = TYPE_PREFIX + "template.published"
+TEMPLATE_RETIRED = TYPE_PREFIX + "template.retired"
 
 EVENT_TYPES = (
     CREDENTIAL_ISSUED,
@@ -42,6 +45,8 @@ EVENT_TYPES = (
     OFFER_REDEEMED,
     OFFER_DELIVERED,
     OFFER_NOTIFIED,
+    TEMPLATE_PUBLISHED,
+    TEMPLATE_RETIRED,
 )
 
 _LIFECYCLE_TYPES = {
@@ -214,3 +219,43 @@ def notification_received(
             "event": event,
         },
     )
+
+
+def template_published(
+    ids: IdGenerator, clock: Clock, template: CredentialTemplate, issuer_did: str, client_id: str, *, replaced: bool
+) -> OutboxEvent:
+    """A credential template was created or replaced: its configurations are in the metadata. The subject of
+    template events is the template id."""
+    return new_event(
+        ids,
+        clock,
+        type_=TEMPLATE_PUBLISHED,
+        source=issuer_did,
+        subject=template.id,
+        data={**_template_data(template, client_id), "replaced": replaced},
+    )
+
+
+def template_retired(
+    ids: IdGenerator, clock: Clock, template: CredentialTemplate, issuer_did: str, client_id: str
+) -> OutboxEvent:
+    """A credential template was retired: no new offers, and its configurations leave the metadata once the
+    offers made with it have expired."""
+    return new_event(
+        ids,
+        clock,
+        type_=TEMPLATE_RETIRED,
+        source=issuer_did,
+        subject=template.id,
+        data=_template_data(template, client_id),
+    )
+
+
+def _template_data(template: CredentialTemplate, client_id: str) -> dict[str, object]:
+    return {
+        "templateId": template.id,
+        "issuer": template.issuer_slug,
+        "achievementId": template.achievement_id,
+        "configurationIds": [configuration.id for configuration in template.configurations],
+        "client": client_id,
+    }

@@ -25,10 +25,11 @@ from ec_issuer.oid4vci.agent_model import (
     read_offer_link,
 )
 from ec_issuer.oid4vci.commands import CreateOffer, checked_awards
+from ec_issuer.oid4vci.configurations import CONFIGURATIONS, OB3_TYPES
 from ec_issuer.oid4vci.delivery import OfferDelivery, OfferView, WalletEndpoints
-from ec_issuer.oid4vci.metadata import CONFIGURATIONS, OB3_TYPES, IssuerEndpoints
+from ec_issuer.oid4vci.metadata import IssuerEndpoints
 from ec_issuer.oid4vci.model import Award, Offer, OfferState
-from ec_issuer.oid4vci.permissions import authorized_issuer
+from ec_issuer.oid4vci.permissions import check_achievements, offer_issuer
 
 SSI_AGENT = "ssi-agent"
 TEMPLATE_PREFIX = "ec-issuer."  # our templates' ids and titles in the agent: one per credential configuration
@@ -60,13 +61,14 @@ class AgentDelivery:
 
     def create_offer(self, client: ApiClient, command: CreateOffer) -> OfferView:
         _refuse_what_the_agent_decides(command)
-        awards = checked_awards(command)
-        issuer = authorized_issuer(self._uow, client, command, awards)
+        issuer = offer_issuer(self._uow, client, command)
+        awards = checked_awards(command, {})
+        check_achievements(client, awards)
         offer_id = self._ids.new_id()
-        templates = {award.configuration: self._template_for(award.configuration) for award in awards}
+        templates = {award.configuration_id: self._template_for(award.configuration_id) for award in awards}
         credentials: list[AgentCredential] = []
         for position, award in enumerate(awards):
-            agent_id = self._agent.add_credential(offer_id, award.credential, templates[award.configuration])
+            agent_id = self._agent.add_credential(offer_id, award.credential, templates[award.configuration_id])
             credentials.append(AgentCredential(offer_id, f"{offer_id}/{position}", agent_id))
         link = self._agent.create_offer(offer_id, list(dict.fromkeys(templates.values())))
         now = self._clock.now()
@@ -76,7 +78,7 @@ class AgentDelivery:
             client_id=client.id,
             reference=secrets.token_urlsafe(24),  # names the QR code endpoints only
             awards=tuple(
-                Award(credential.award_id, award.configuration, award.credential)
+                Award(credential.award_id, award.configuration_id, award.credential)
                 for credential, award in zip(credentials, awards, strict=True)
             ),
             code_hash="",  # the agent holds the pre-authorized code
@@ -160,6 +162,12 @@ def _refuse_what_the_agent_decides(command: CreateOffer) -> None:
         FieldError(f"/awards/{position}/deferred", "the external agent signs when the wallet asks: nothing to defer")
         for position, award in enumerate(command.awards)
         if award.deferred
+    ]
+    # The wallet sees the agent's metadata, not ours: a template's display would not reach it.
+    errors += [
+        FieldError(f"/awards/{position}/template", "the external agent shows credentials its own way: no templates")
+        for position, award in enumerate(command.awards)
+        if award.template is not None
     ]
     if errors:
         raise InvalidInput("the offer asks for what the external agent decides", errors)

@@ -5,15 +5,16 @@ Wallets still on OID4VCI draft 13 (Sphereon's libraries, walt.id's web wallet, t
 instead of `proofs`; they expect one `credential` and a fresh `c_nonce` back. A request in that shape is
 translated to the 1.0 request before anything else, and its answer back to the draft-13 response; a 1.0
 request never takes this path. The choice is made on the request's shape, as the 1.0 members are
-unambiguous.
+unambiguous. A format names a generic configuration; the issuer then hands out any award of the offer in that
+format, credential templates' included.
 """
 
 from __future__ import annotations
 
 from typing import Any, cast
 
+from ec_issuer.oid4vci.configurations import CONFIGURATIONS, OB3_TYPES
 from ec_issuer.oid4vci.errors import ProtocolError, invalid_credential_request, invalid_proof
-from ec_issuer.oid4vci.metadata import CONFIGURATIONS, OB3_TYPES
 
 _BY_FORMAT = {configuration.format: configuration.id for configuration in CONFIGURATIONS.values()}
 _OB3_SPECIFIC = set(OB3_TYPES) - {"VerifiableCredential"} | {"OpenBadgeCredential"}

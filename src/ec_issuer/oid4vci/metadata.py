@@ -8,43 +8,29 @@ and, for draft-era wallets, appended to it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ec_issuer.core.vcdm import VC_V2_CONTEXT
 from ec_issuer.credentials.ob3 import OB3_CONTEXT
+from ec_issuer.oid4vci.configurations import (
+    CONFIGURATIONS,
+    FORMATS,
+    OB3_TYPES,
+    CredentialConfiguration,
+    CredentialFormat,
+)
 from ec_issuer.oid4vci.dpop import DPOP_ALGORITHMS
 from ec_issuer.oid4vci.model import AUTHORIZATION_CODE_GRANT, PRE_AUTHORIZED_GRANT
 from ec_issuer.oid4vci.proofs import PROOF_ALGORITHMS
+from ec_issuer.oid4vci.templates import CredentialTemplate
 
 CREDENTIAL_ISSUER_WELL_KNOWN = "/.well-known/openid-credential-issuer"
 AUTHORIZATION_SERVER_WELL_KNOWN = "/.well-known/oauth-authorization-server"
 BATCH_SIZE = 10
 ACCESS_TOKEN_SECONDS = 300  # OID4VCI §13.7: a bearer token that lives longer must be sender-constrained
-
-
-@dataclass(frozen=True, slots=True)
-class CredentialConfiguration:
-    id: str
-    format: str  # OID4VCI format identifier
-    securing: str  # our securing format: "vc+jwt" or "data-integrity"
-    signing_algorithms: tuple[str, ...]
-
-
-# The types our Open Badges credentials carry (credentials/ob3.py builds AchievementCredentials).
-OB3_TYPES = ["VerifiableCredential", "AchievementCredential"]
-CONFIGURATIONS: dict[str, CredentialConfiguration] = {
-    configuration.id: configuration
-    for configuration in (
-        # VCDM 2.0 secured as VC-JOSE (vc+jwt). No OID4VCI 1.0 format profile covers VC 2.0 in a JWT; DIIP
-        # and the deployed wallets carry it as jwt_vc_json (see docs/oid4vci.md).
-        CredentialConfiguration("OpenBadgeCredential_jwt_vc_json", "jwt_vc_json", "vc+jwt", ("ES256", "EdDSA")),
-        CredentialConfiguration(
-            "OpenBadgeCredential_ldp_vc", "ldp_vc", "data-integrity", ("eddsa-rdfc-2022", "ecdsa-rdfc-2019")
-        ),
-    )
-}
-DEFAULT_CONFIGURATION = "OpenBadgeCredential_jwt_vc_json"
+GENERIC_DISPLAY = ({"name": "Open Badge", "locale": "en", "description": "An Open Badges 3.0 achievement"},)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +56,10 @@ class IssuerEndpoints:
         return self.endpoint(slug, f"offers/{reference}")
 
 
-def credential_issuer_metadata(endpoints: IssuerEndpoints, slug: str, display_name: str) -> dict[str, Any]:
+def credential_issuer_metadata(
+    endpoints: IssuerEndpoints, slug: str, display_name: str, templates: Sequence[CredentialTemplate] = ()
+) -> dict[str, Any]:
+    """The metadata of one credential issuer: the generic configurations, then those of its listed templates."""
     issuer_id = endpoints.issuer_id(slug)
     servers = endpoints.authorization_servers(slug)
     return {
@@ -83,7 +72,15 @@ def credential_issuer_metadata(endpoints: IssuerEndpoints, slug: str, display_na
         "batch_credential_issuance": {"batch_size": BATCH_SIZE},
         "display": [{"name": display_name, "locale": "en"}],
         "credential_configurations_supported": {
-            configuration.id: _configuration_metadata(configuration) for configuration in CONFIGURATIONS.values()
+            **{
+                configuration.id: _configuration_metadata(configuration, GENERIC_DISPLAY)
+                for configuration in CONFIGURATIONS.values()
+            },
+            **{
+                configuration.id: _configuration_metadata(configuration, template.display)
+                for template in templates
+                for configuration in template.configurations
+            },
         },
     }
 
@@ -125,32 +122,40 @@ _AUTHORIZATION_CODE_MEMBERS = frozenset(
 )
 
 
-def _configuration_metadata(configuration: CredentialConfiguration) -> dict[str, Any]:
-    definition: dict[str, Any] = {"type": OB3_TYPES}
-    if configuration.format == "ldp_vc":
-        definition = {"@context": [VC_V2_CONTEXT, OB3_CONTEXT], "type": OB3_TYPES}
+def _configuration_metadata(
+    configuration: CredentialConfiguration, display: Sequence[dict[str, Any]]
+) -> dict[str, Any]:
     return {
         "format": configuration.format,
         "scope": configuration.id,
+        **_FORMAT_MEMBERS[configuration.format],
+        # Always present: wallets built on oid4vc-ts (Credo, Paradym) take metadata without it for draft 14.
+        "credential_metadata": {"display": list(display), "claims": _CLAIMS},
+    }
+
+
+def _format_members(credential_format: CredentialFormat) -> dict[str, Any]:
+    definition: dict[str, Any] = {"type": OB3_TYPES}
+    if credential_format.name == "ldp_vc":
+        definition = {"@context": [VC_V2_CONTEXT, OB3_CONTEXT], "type": OB3_TYPES}
+    return {
         "credential_definition": definition,
         "cryptographic_binding_methods_supported": ["jwk", "did:jwk", "did:key"],
-        "credential_signing_alg_values_supported": list(configuration.signing_algorithms),
+        "credential_signing_alg_values_supported": list(credential_format.signing_algorithms),
         "proof_types_supported": {"jwt": {"proof_signing_alg_values_supported": list(PROOF_ALGORITHMS)}},
-        # Always present: wallets built on oid4vc-ts (Credo, Paradym) take metadata without it for draft 14.
-        "credential_metadata": {
-            "display": [{"name": "Open Badge", "locale": "en", "description": "An Open Badges 3.0 achievement"}],
-            "claims": [
-                {"path": ["name"], "display": [{"name": "Name", "locale": "en"}]},
-                {
-                    "path": ["credentialSubject", "achievement", "name"],
-                    "display": [{"name": "Achievement", "locale": "en"}],
-                },
-                {
-                    "path": ["credentialSubject", "achievement", "description"],
-                    "display": [{"name": "Description", "locale": "en"}],
-                },
-                {"path": ["issuer", "name"], "display": [{"name": "Issued by", "locale": "en"}]},
-                {"path": ["validFrom"], "display": [{"name": "Valid from", "locale": "en"}]},
-            ],
-        },
     }
+
+
+# What configurations share is built once and put into every document, which is serialized and never changed:
+# with dozens of templates, building it per configuration was most of the cost of a metadata request.
+_FORMAT_MEMBERS = {name: _format_members(credential_format) for name, credential_format in FORMATS.items()}
+_CLAIMS = [
+    {"path": ["name"], "display": [{"name": "Name", "locale": "en"}]},
+    {"path": ["credentialSubject", "achievement", "name"], "display": [{"name": "Achievement", "locale": "en"}]},
+    {
+        "path": ["credentialSubject", "achievement", "description"],
+        "display": [{"name": "Description", "locale": "en"}],
+    },
+    {"path": ["issuer", "name"], "display": [{"name": "Issued by", "locale": "en"}]},
+    {"path": ["validFrom"], "display": [{"name": "Valid from", "locale": "en"}]},
+]

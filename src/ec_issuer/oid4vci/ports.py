@@ -2,7 +2,8 @@
 
 `OfferStore` methods are each one transaction of their own; events passed in are written to the outbox in
 that same transaction. `WalletRequestRepository` works inside a unit of work instead: a used nonce, a
-deferred transaction and a delivery record stand or fall with the credentials signed in it.
+deferred transaction and a delivery record stand or fall with the credentials signed in it. `TemplateStore`
+is like `OfferStore`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Protocol
 
 from ec_issuer.events.model import OutboxEvent
 from ec_issuer.oid4vci.model import AccessGrant, AuthorizationRequest, DeferredTransaction, Delivery, Offer
+from ec_issuer.oid4vci.templates import CredentialTemplate
 
 
 class OfferStore(Protocol):
@@ -77,4 +79,32 @@ class WalletRequestRepository(Protocol):
         """Store a credential response; the offer's state becomes credential_issued unless already notified.
         With a transaction_id, also mark that deferred transaction delivered, unless it already was (False,
         and nothing is stored)."""
+        ...
+
+
+class TemplateStore(Protocol):
+    """Credential templates; each method is one transaction, with the event passed in."""
+
+    def template(self, issuer_slug: str, template_id: str) -> CredentialTemplate | None:
+        """The template under that id, retired or not."""
+        ...
+
+    def active(self, issuer_slug: str) -> list[CredentialTemplate]:
+        """The issuer's templates that are not retired, by id."""
+        ...
+
+    def listed(self, issuer_slug: str, now: datetime) -> list[CredentialTemplate]:
+        """The templates the metadata lists at `now`: read often, so possibly a few seconds old."""
+        ...
+
+    def put(self, template: CredentialTemplate, event: OutboxEvent) -> None:
+        """Store the template, replacing the one under its id."""
+        ...
+
+    def retire(self, issuer_slug: str, template_id: str, now: datetime, event: OutboxEvent) -> bool:
+        """Retire the template unless it is retired already (False then, and the event is not recorded)."""
+        ...
+
+    def keep_listed(self, issuer_slug: str, template_ids: set[str], until: datetime) -> None:
+        """Keep these templates in the metadata at least until then, should they be retired."""
         ...

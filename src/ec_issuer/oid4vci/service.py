@@ -28,6 +28,7 @@ from ec_issuer.credentials.model import IssuedCredential
 from ec_issuer.events import catalogue as events
 from ec_issuer.oid4vci import authorization, draft13
 from ec_issuer.oid4vci.commands import CreateOffer, checked_awards
+from ec_issuer.oid4vci.configurations import configuration_named
 from ec_issuer.oid4vci.dpop import DpopProof, DpopRequest, InvalidDpopProof, verify_dpop_proof
 from ec_issuer.oid4vci.errors import (
     InvalidToken,
@@ -42,7 +43,7 @@ from ec_issuer.oid4vci.external_as import (
     ExternalTokenRedemption,
     with_authorization_servers,
 )
-from ec_issuer.oid4vci.metadata import ACCESS_TOKEN_SECONDS, BATCH_SIZE, CONFIGURATIONS, IssuerEndpoints
+from ec_issuer.oid4vci.metadata import ACCESS_TOKEN_SECONDS, BATCH_SIZE, IssuerEndpoints
 from ec_issuer.oid4vci.model import (
     AUTHORIZATION_CODE_GRANT,
     OFFER_SCHEME,
@@ -56,9 +57,10 @@ from ec_issuer.oid4vci.model import (
     OfferState,
     TxCodeSpec,
 )
-from ec_issuer.oid4vci.permissions import authorized_issuer
+from ec_issuer.oid4vci.permissions import check_achievements, offer_issuer
 from ec_issuer.oid4vci.ports import OfferStore
 from ec_issuer.oid4vci.proofs import InvalidProof, ProofWindow, ProvenHolder, verify_jwt_proof
+from ec_issuer.oid4vci.template_service import CredentialTemplates
 
 NONCE_SECONDS = 300
 DPOP_NONCE_SECONDS = 300
@@ -124,6 +126,7 @@ class Oid4vciIssuer:
         secret: bytes,
         proof_window: ProofWindow | None = None,
         *,
+        templates: CredentialTemplates,
         deferred_notification_id: bool = True,
         token_c_nonce: bool = False,
         dpop: DpopPolicy | None = None,
@@ -132,6 +135,7 @@ class Oid4vciIssuer:
         self._uow = uow
         self._store = store
         self._issuing = issuing
+        self._templates = templates
         self.endpoints = endpoints
         self._clock = clock
         self._ids = ids
@@ -152,8 +156,9 @@ class Oid4vciIssuer:
     # --- offers (admin) -------------------------------------------------------------------------------
 
     def create_offer(self, client: ApiClient, command: CreateOffer) -> CreatedOffer:
-        awards = checked_awards(command)
-        issuer = authorized_issuer(self._uow, client, command, awards)
+        issuer = offer_issuer(self._uow, client, command)
+        awards = checked_awards(command, self._templates.offerable(issuer.slug, command.template_ids))
+        check_achievements(client, awards)
         now = self._clock.now()
         offer_id = self._ids.new_id()
         tx_code = _new_tx_code(command.tx_code.length, command.tx_code.input_mode) if command.tx_code else None
@@ -163,7 +168,7 @@ class Oid4vciIssuer:
             client_id=client.id,
             reference=secrets.token_urlsafe(24),
             awards=tuple(
-                Award(f"{offer_id}/{position}", award.configuration, award.credential, award.deferred)
+                Award(f"{offer_id}/{position}", award.configuration_id, award.credential, award.deferred)
                 for position, award in enumerate(awards)
             ),
             code_hash=_sha256(self._pre_authorized_code(offer_id)),
@@ -181,6 +186,8 @@ class Oid4vciIssuer:
                 for grant in dict.fromkeys(command.grants)
             ),
         )
+        # Before the offer is stored: a template retired in between still stays listed for as long as it lives.
+        self._templates.note_offered(issuer.slug, command.template_ids, offer.expires_at)
         self._store.add_offer(offer, events.offer_created(self._ids, self._clock, offer, issuer.did))
         return self._created(offer, tx_code)
 
@@ -365,12 +372,14 @@ class Oid4vciIssuer:
         if request is None:
             raise invalid_credential_request("the credential request must be a JSON object")
         if draft13.is_draft13(request):
-            answer = self._credential_response(offer, draft13.translate(request))
+            answer = self._credential_response(offer, draft13.translate(request), by_format=True)
             return CredentialResponse(draft13.response(answer.body, self.new_nonce(), NONCE_SECONDS), answer.status)
         return self._credential_response(offer, request)
 
-    def _credential_response(self, offer: Offer, request: dict[str, Any]) -> CredentialResponse:
-        award = self._award_for(offer, request)
+    def _credential_response(
+        self, offer: Offer, request: dict[str, Any], *, by_format: bool = False
+    ) -> CredentialResponse:
+        award = self._award_for(offer, request, by_format=by_format)
         holders, nonces = self._holders(offer, request.get("proofs"))
         dids = tuple(holder.did for holder in holders)
         if award.deferred and offer.released_at is None:
@@ -393,7 +402,9 @@ class Oid4vciIssuer:
     ) -> CredentialResponse:
         """Sign the award for each holder and record the delivery (spending the nonce, settling the deferred
         transaction) in one unit of work: a refused nonce or transaction leaves no credential behind."""
-        configuration = CONFIGURATIONS[award.configuration_id]
+        configuration = configuration_named(award.configuration_id)
+        if configuration is None:
+            raise ProtocolError("credential_request_denied", "the award names no configuration of ours")
         commands = [
             IssueCredential.model_validate(
                 {
@@ -431,7 +442,9 @@ class Oid4vciIssuer:
             body["notification_id"] = notification_id
         return CredentialResponse(body)
 
-    def _award_for(self, offer: Offer, request: dict[str, Any]) -> Award:
+    def _award_for(self, offer: Offer, request: dict[str, Any], *, by_format: bool) -> Award:
+        """The award a request asks for. With `by_format` (draft 13, which has no configuration ids), any award
+        in the format of the configuration asked for will do."""
         configuration_id = request.get("credential_configuration_id")
         identifier = request.get("credential_identifier")
         if (configuration_id is None) == (identifier is None):
@@ -441,9 +454,14 @@ class Oid4vciIssuer:
             if award is None:
                 raise ProtocolError("unknown_credential_identifier", "no such credential_identifier in this offer")
             return award
-        if not isinstance(configuration_id, str) or configuration_id not in CONFIGURATIONS:
+        wanted = configuration_named(configuration_id) if isinstance(configuration_id, str) else None
+        if wanted is None:
             raise ProtocolError("unknown_credential_configuration", "unknown credential_configuration_id")
-        candidates = [a for a in offer.awards if a.configuration_id == configuration_id]
+        candidates = [
+            award
+            for award in offer.awards
+            if award.configuration_id == wanted.id or (by_format and _format_of(award) == wanted.format)
+        ]
         if not candidates:
             raise ProtocolError("unknown_credential_configuration", "this configuration was not offered")
         if len(candidates) == 1:
@@ -699,6 +717,11 @@ def _wire_form(credential: IssuedCredential) -> str | dict[str, Any]:
     if credential.jws is not None:
         return credential.jws
     return loads(credential.payload)
+
+
+def _format_of(award: Award) -> str | None:
+    configuration = configuration_named(award.configuration_id)
+    return configuration.format if configuration is not None else None
 
 
 def _json_object(value: object) -> dict[str, Any] | None:

@@ -19,6 +19,7 @@ class Region(Enum):
     ISSUERS = "issuers"
     KEYS = "keys"
     CLIENTS = "clients"
+    TEMPLATES = "templates"  # the credential templates an issuer's metadata lists
 
 
 class ReadCache:

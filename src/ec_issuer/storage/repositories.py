@@ -281,6 +281,8 @@ class SqlCredentials(_Repository):
             "achievement_id": credential.achievement_id,
             "idempotency_key": credential.idempotency_key,
             "request_hash": credential.request_hash,
+            "companion_id": credential.companion_id,
+            "download_token_hash": credential.download_token_hash,
             **_slot_columns(credential.status_slots),
         }
         try:
@@ -301,6 +303,19 @@ class SqlCredentials(_Repository):
     def get(self, credential_id: str) -> IssuedCredential | None:
         row = self._db.execute(_CREDENTIAL_BY_ID, {"id": credential_id}).first()
         return _credential(row) if row else None
+
+    def get_by_download_token(self, token_hash: str) -> IssuedCredential | None:
+        row = self._db.execute(
+            select(issued_credentials).where(issued_credentials.c.download_token_hash == token_hash)
+        ).first()
+        return _credential(row) if row else None
+
+    def set_download_token(self, credential_id: str, token_hash: str) -> None:
+        self._db.execute(
+            update(issued_credentials)
+            .where(issued_credentials.c.id == credential_id)
+            .values(download_token_hash=token_hash)
+        )
 
     def get_by_idempotency_key(self, client_id: str, key: str) -> IssuedCredential | None:
         query = select(issued_credentials).where(
@@ -391,6 +406,8 @@ def _credential(row: Row[Any]) -> IssuedCredential:
         idempotency_key=row.idempotency_key,
         request_hash=row.request_hash,
         status_slots=tuple(ref for ref in (row.revocation_slot, row.suspension_slot, row.token_slot) if ref),
+        companion_id=row.companion_id,
+        download_token_hash=row.download_token_hash,
     )
 
 

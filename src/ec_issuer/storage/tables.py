@@ -99,7 +99,8 @@ issued_credentials = Table(
     Column("format_version", String(64), nullable=False),
     Column("payload", LargeBinary, nullable=False),
     Column("signed", Text, nullable=False),
-    Column("kid", String(700), ForeignKey("signing_keys.kid"), nullable=False),
+    # None for sealed European Digital Credentials: their seal certificate is in the file (migration 0012).
+    Column("kid", String(700), ForeignKey("signing_keys.kid")),
     Column("status", String(16), nullable=False),
     Column("issued_at", UtcDateTime, nullable=False),
     Column("valid_from", UtcDateTime),
@@ -113,8 +114,14 @@ issued_credentials = Table(
     Column("revocation_slot", String(160)),
     Column("suspension_slot", String(160)),
     Column("token_slot", String(160)),
+    # The other credential issued from the same award (an EDC beside its Open Badge), and the SHA-256 of the
+    # token of the public download link (migration 0012).
+    Column("companion_id", String(255)),
+    Column("download_token_hash", String(64)),
     UniqueConstraint("client_id", "idempotency_key", name=IDEMPOTENCY_CONSTRAINT),
 )
+Index("ix_issued_credentials_companion", issued_credentials.c.companion_id)
+Index("uq_issued_credentials_download_token", issued_credentials.c.download_token_hash, unique=True)
 Index("ix_issued_credentials_listing", issued_credentials.c.issued_at, issued_credentials.c.id)
 Index("ix_issued_credentials_issuer_listing", issued_credentials.c.issuer_slug, issued_credentials.c.issued_at)
 # No status list index is ever handed out twice, whatever the allocator does. Partial, so that the many
@@ -343,4 +350,22 @@ oid4vci_agent_events = Table(
     Column("agent_credential_id", String(256)),
     Column("outcome", String(32), nullable=False),
     Column("received_at", UtcDateTime, nullable=False),
+)
+
+# Credential templates (oid4vci/templates.py), per issuer. Retired ones stay: the offers made with them keep
+# their configurations listed until `listed_until`.
+credential_templates = Table(
+    "credential_templates",
+    metadata,
+    Column("issuer_slug", String(64), ForeignKey("issuers.slug"), nullable=False),
+    Column("id", String(64), nullable=False),
+    Column("achievement", JsonText, nullable=False),
+    Column("defaults", JsonText, nullable=False),  # {name, description} of the credential, those given
+    Column("display", JsonText, nullable=False),  # credential_metadata.display
+    Column("formats", JsonText, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("retired_at", UtcDateTime),
+    Column("listed_until", UtcDateTime),
+    PrimaryKeyConstraint("issuer_slug", "id", name="pk_credential_templates"),
 )

@@ -21,6 +21,7 @@
 //
 // Answer:
 //   {"credentialIssuer", "configurationId", "format", "metadataVersion" ("V1", "Draft15", ...),
+//    "display": <the configuration's credential_metadata.display as the library read it, or null>,
 //    "credentialOffer": <the resolved offer object>,
 //    "credentials": [<credential>, ...]  (strings for jwt_vc_json, objects for ldp_vc, as the issuer sent them),
 //    "notificationId": <string|null>, "notificationSent": <bool>,
@@ -440,6 +441,7 @@ async function flow(client, request, holders, http) {
     credentialIssuer: issuerMetadata.credentialIssuer.credential_issuer,
     configurationId,
     format: configuration?.format ?? null,
+    display: configuration?.credential_metadata?.display ?? null,
     metadataVersion: issuerMetadata.originalDraftVersion ?? null,
     credentialOffer,
     credentials: credentialValues(delivered),
