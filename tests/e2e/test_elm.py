@@ -254,6 +254,10 @@ def test_a_shape_violation_is_a_422_listing_each_violation(
     assert len(errors) == 1
     assert "https://www.w3.org/2018/credentials#issued" in errors[0]["detail"]
     assert errors[0]["detail"].startswith("urn:credential:")  # the focus node, then the path and message
+    [violation] = response.get_json()["violations"]
+    assert violation["focusNode"].startswith("urn:credential:")
+    assert violation["path"] == "https://www.w3.org/2018/credentials#issued"
+    assert violation["message"]
     assert http.get("/api/v1/credentials", headers=auth).get_json()["items"] == []
 
 

@@ -57,6 +57,7 @@ def problem_response(
     kind: str | None = None,
     errors: list[FieldError] | None = None,
     headers: dict[str, str] | None = None,
+    extensions: dict[str, Any] | None = None,
 ) -> Response:
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + kind if kind else "about:blank",
@@ -66,6 +67,8 @@ def problem_response(
     }
     if errors:
         body["errors"] = [{"pointer": e.pointer, "detail": e.detail} for e in errors]
+    for name, value in (extensions or {}).items():
+        body.setdefault(name, value)
     response = Response(dumps(body), status=status, mimetype=PROBLEM_MEDIA_TYPE)
     for name, value in (headers or {}).items():
         response.headers[name] = value
@@ -77,7 +80,15 @@ def from_domain_error(error: DomainError) -> Response:
         if isinstance(error, error_type):
             headers = _HEADERS_FOR_STATUS.get(status)
             title = kind.replace("-", " ").capitalize()
-            return problem_response(status, title, error.detail, kind=kind, errors=error.errors, headers=headers)
+            return problem_response(
+                status,
+                title,
+                error.detail,
+                kind=kind,
+                errors=error.errors,
+                headers=headers,
+                extensions=error.extensions,
+            )
     return problem_response(400, "Bad request", error.detail, errors=error.errors)
 
 

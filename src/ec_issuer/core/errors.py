@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,8 @@ class DomainError(Exception):
 
     detail: str
     errors: list[FieldError] = field(default_factory=list[FieldError])
+    # Further members of the problem document (RFC 9457 §3.2), e.g. each SHACL violation as an object.
+    extensions: dict[str, Any] = field(default_factory=dict[str, Any])
 
     def __post_init__(self) -> None:
         super().__init__(self.detail)

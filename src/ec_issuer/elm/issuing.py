@@ -20,7 +20,7 @@ from ec_issuer.elm.nodes import Media
 from ec_issuer.elm.page import DEFAULT_TEMPLATE, PageContent, PageTemplate, UnusableImage, render_page
 from ec_issuer.elm.seal import SealSigner, seal_payload
 from ec_issuer.elm.seal_certificate import seal_certificate_facts
-from ec_issuer.elm.shapes import ShapeViolation, check_credential
+from ec_issuer.elm.shapes import ShapeViolation, check_credential, describe
 from ec_issuer.issuers.model import Issuer
 
 FAMILY = "elm-3.2"
@@ -43,6 +43,7 @@ class ShapesViolated(InvalidInput):
             f"the European Digital Credential does not conform to edc-generic-full 1.2.0 "
             f"({len(violations)} violation{'s' if len(violations) != 1 else ''})",
             [FieldError("/europass", violation.describe()) for violation in violations],
+            {"violations": describe(violations)},
         )
         self.violations = violations
 
