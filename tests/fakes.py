@@ -22,6 +22,8 @@ from ec_issuer.access.model import ApiClient
 from ec_issuer.access.policy import AuthorizationPolicy, Decision, IssueIntent, ScopePolicy
 from ec_issuer.access.ports import ClientRepository
 from ec_issuer.access.service import AccessService
+from ec_issuer.attestations.model import AttestationRecord, OrganizationPrivacy
+from ec_issuer.attestations.ports import AttestationRepository, DuplicateAttestation
 from ec_issuer.core.errors import Unavailable
 from ec_issuer.core.ports import Clock, IdGenerator
 from ec_issuer.core.unit_of_work import UnitOfWork, UnitOfWorkFactory
@@ -30,7 +32,7 @@ from ec_issuer.credentials.model import CredentialFilter, CredentialStatus, Issu
 from ec_issuer.credentials.ports import CredentialRepository, DuplicateCredentialId, DuplicateIdempotencyKey
 from ec_issuer.credentials.reading import CredentialReader
 from ec_issuer.credentials.recipient import RecipientReferencer
-from ec_issuer.credentials.schema import Ob3SchemaValidator
+from ec_issuer.credentials.schema import credential_schemas
 from ec_issuer.custody.formats import sign_with
 from ec_issuer.events.model import OutboxEvent
 from ec_issuer.events.ports import OutboxRepository
@@ -172,6 +174,8 @@ class FakeDatabase:
     used_nonces: dict[str, datetime] = field(default_factory=dict[str, datetime])
     deferred_transactions: dict[str, DeferredTransaction] = field(default_factory=dict[str, DeferredTransaction])
     deliveries: dict[str, Delivery] = field(default_factory=dict[str, Delivery])
+    attestations: dict[str, AttestationRecord] = field(default_factory=dict[str, AttestationRecord])
+    organization_privacy: dict[str, OrganizationPrivacy] = field(default_factory=dict[str, OrganizationPrivacy])
     commits: int = 0
     # Called at the start of every credential `add`: a test can commit a competing row there.
     before_credential_add: Callable[[IssuedCredential], None] | None = None
@@ -459,6 +463,41 @@ class FakeWalletRequests:
         return True
 
 
+class FakeAttestations:
+    def __init__(
+        self,
+        records: _Staged[str, AttestationRecord],
+        privacy: _Staged[str, OrganizationPrivacy],
+        credentials: _Staged[str, IssuedCredential],
+    ) -> None:
+        self._records = records
+        self._privacy = privacy
+        self._credentials = credentials
+
+    def add(self, record: AttestationRecord) -> None:
+        if self._find(record.run_id, record.step_run_id) is not None:
+            raise DuplicateAttestation(f"{record.run_id}/{record.step_run_id}")
+        self._records.put(record.credential_id, record)
+
+    def for_run(self, run_id: str, step_run_id: str) -> tuple[AttestationRecord, IssuedCredential] | None:
+        record = self._find(run_id, step_run_id)
+        credential = self._credentials.get(record.credential_id) if record is not None else None
+        return (record, credential) if record is not None and credential is not None else None
+
+    def for_credential(self, credential_id: str) -> AttestationRecord | None:
+        return self._records.get(credential_id)
+
+    def privacy(self, organization_id: str) -> OrganizationPrivacy | None:
+        return self._privacy.get(organization_id)
+
+    def set_privacy(self, privacy: OrganizationPrivacy) -> None:
+        self._privacy.put(privacy.organization_id, privacy)
+
+    def _find(self, run_id: str, step_run_id: str) -> AttestationRecord | None:
+        # Against the committed rows too, as the database's unique constraint is.
+        return next((r for r in self._records.rows() if (r.run_id, r.step_run_id) == (run_id, step_run_id)), None)
+
+
 class FakeSlotAllocator:
     """Opens lists in the fake database directly (as the real allocator does, outside any transaction)."""
 
@@ -506,10 +545,12 @@ class FakeUnitOfWork:
             _Staged(database.deliveries),
         )
         self._wallet_requests = FakeWalletRequests(*self._oid4vci_rows)
+        self._attestation_rows = (_Staged(database.attestations), _Staged(database.organization_privacy))
         self._issuers = FakeIssuers(self._issuer_rows)
         self._keys = FakeKeys(self._key_rows, self._issuer_rows)
         self._clients = FakeClients(self._client_rows)
         self._credentials = FakeCredentials(database, self._credential_rows)
+        self._attestations = FakeAttestations(*self._attestation_rows, self._credential_rows)
 
     @property
     def issuers(self) -> IssuerRepository:
@@ -551,6 +592,11 @@ class FakeUnitOfWork:
         self._require_open()
         return self._wallet_requests
 
+    @property
+    def attestations(self) -> AttestationRepository:
+        self._require_open()
+        return self._attestations
+
     def __enter__(self) -> Self:
         self._open = True
         return self
@@ -570,8 +616,8 @@ class FakeUnitOfWork:
             rows.publish()
         for status_rows in (self._list_rows, self._entry_rows, self._history_rows):
             status_rows.publish()
-        for oid4vci_rows in self._oid4vci_rows:
-            oid4vci_rows.publish()
+        for capability_rows in (*self._oid4vci_rows, *self._attestation_rows):
+            capability_rows.publish()
         self._outbox_rows.publish()
         self._database.commits += 1
 
@@ -580,8 +626,8 @@ class FakeUnitOfWork:
             rows.pending.clear()
         for status_rows in (self._list_rows, self._entry_rows, self._history_rows):
             status_rows.pending.clear()
-        for oid4vci_rows in self._oid4vci_rows:
-            oid4vci_rows.pending.clear()
+        for capability_rows in (*self._oid4vci_rows, *self._attestation_rows):
+            capability_rows.pending.clear()
         self._outbox_rows.pending.clear()
 
     def _tables(
@@ -652,7 +698,7 @@ def fake_services(
             uow,
             policy,
             custodians,
-            Ob3SchemaValidator(),
+            credential_schemas(),
             recipients,
             clock,
             ids,

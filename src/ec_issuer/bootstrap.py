@@ -15,6 +15,8 @@ from sqlalchemy import Engine
 from ec_issuer.access.http_policy import HttpPolicy
 from ec_issuer.access.policy import AuthorizationPolicy, ScopePolicy
 from ec_issuer.access.service import AccessService
+from ec_issuer.attestations.document import ValidationUrls
+from ec_issuer.attestations.service import ValidationAttestations
 from ec_issuer.config import ConfigurationError, Settings, development_admin_token
 from ec_issuer.core.ports import Clock, IdGenerator
 from ec_issuer.core.system import RandomIds, SystemClock
@@ -23,7 +25,7 @@ from ec_issuer.credentials.downloads import EuropeanFiles
 from ec_issuer.credentials.issuing import CredentialIssuer
 from ec_issuer.credentials.reading import CredentialReader, StoredStatuses
 from ec_issuer.credentials.recipient import RecipientReferencer
-from ec_issuer.credentials.schema import Ob3SchemaValidator
+from ec_issuer.credentials.schema import credential_schemas
 from ec_issuer.credentials.verifying import CredentialVerifier
 from ec_issuer.custody.eseal_config import ConfiguredSeal, LazySealSigner
 from ec_issuer.custody.local import LocalKeyCustody
@@ -87,6 +89,7 @@ class Container:
     oid4vci: Oid4vciIssuer
     offers: OfferDelivery  # how offers reach wallets: the built-in issuer, or the external agent
     templates: CredentialTemplates  # credential templates: configurations per achievement
+    attestations: ValidationAttestations  # ValidationCredentials for validation runs, and the privacy opt-in
     clock: Clock
     agent_events: AgentEvents | None = None  # with the external agent: its pushed events
     # Relays running inside this process (RELAY_IN_SERVICE), whose counters GET /metrics reports.
@@ -124,7 +127,7 @@ def build(
     key_resolver = StoredKeyResolver(uow)
     layout = DidWebLayout(settings.issuer_base_url)
     recipients = RecipientReferencer(derive_secret(settings.keystore_secret, "recipient-references"))
-    schema = Ob3SchemaValidator()
+    schema = credential_schemas()
     status_urls = StatusListUrls(settings.issuer_base_url)
     status_slots = SqlStatusSlotAllocator(engine, status_urls, clock, list_size=settings.status_list_size)
     status_publisher = StatusListPublisher(uow, custodians, clock, status_urls, settings.status_list_ttl_seconds)
@@ -179,6 +182,7 @@ def build(
         oid4vci=oid4vci,
         offers=offers,
         templates=templates,
+        attestations=ValidationAttestations(uow, issuing, clock, ValidationUrls(settings.issuer_base_url)),
         clock=clock,
         agent_events=agent_events,
     )

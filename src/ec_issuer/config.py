@@ -19,6 +19,7 @@ DEFAULT_STATUS_LIST_SIZE = 131_072  # the Bitstring Status List minimum (16 KB):
 MAX_STATUS_LIST_SIZE = 16 * 1024 * 1024
 DEFAULT_STATUS_LIST_TTL_SECONDS = 300
 DEFAULT_EXPIRY_SWEEP_SECONDS = 60.0
+DEFAULT_VERIFY_FILE_MAX_BYTES = 50 * 1024 * 1024
 DEVELOPMENT = "development"
 PRODUCTION = "production"
 
@@ -138,6 +139,8 @@ class Settings:
     rabbitmq_url: str = field(default="amqp://guest:guest@127.0.0.1:5672/", repr=False)
     # The eSeal that seals European Digital Credentials; None: this deployment issues none (docs/elm.md).
     elm_seal: ElmSealSettings | None = None
+    # The largest file the public verification page and API hash for a visitor (docs/verification.md).
+    verify_file_max_bytes: int = DEFAULT_VERIFY_FILE_MAX_BYTES
 
     @property
     def is_development(self) -> bool:
@@ -188,6 +191,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, mode: str | None 
         status_list_size = int(env.get("STATUS_LIST_SIZE", str(DEFAULT_STATUS_LIST_SIZE)))
         status_list_ttl = int(env.get("STATUS_LIST_TTL_SECONDS", str(DEFAULT_STATUS_LIST_TTL_SECONDS)))
         expiry_sweep_seconds = float(env.get("EXPIRY_SWEEP_SECONDS", str(DEFAULT_EXPIRY_SWEEP_SECONDS)))
+        verify_file_max_bytes = int(env.get("VERIFY_FILE_MAX_BYTES", str(DEFAULT_VERIFY_FILE_MAX_BYTES)))
     except ValueError as exc:
         raise ConfigurationError(f"a numeric setting is not a number: {exc}") from None
     if not DEFAULT_STATUS_LIST_SIZE <= status_list_size <= MAX_STATUS_LIST_SIZE or status_list_size % 8:
@@ -196,6 +200,8 @@ def load_settings(environ: Mapping[str, str] | None = None, *, mode: str | None 
         )
     if not 1 <= status_list_ttl <= 86_400:
         raise ConfigurationError("STATUS_LIST_TTL_SECONDS must be between 1 and 86400")
+    if verify_file_max_bytes < 1:
+        raise ConfigurationError("VERIFY_FILE_MAX_BYTES must be at least 1")
     if expiry_sweep_seconds < 0:
         raise ConfigurationError("EXPIRY_SWEEP_SECONDS must not be negative")
     event_broker = env.get("EVENT_BROKER", "none")
@@ -257,6 +263,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, mode: str | None 
         oid4vci_authorization_server=_external_as_settings(env, production=not dev),
         rabbitmq_url=_secret(env, "RABBITMQ_URL") or "amqp://guest:guest@127.0.0.1:5672/",
         elm_seal=_elm_seal_settings(env, data_dir, development=dev),
+        verify_file_max_bytes=verify_file_max_bytes,
     )
 
 

@@ -26,6 +26,7 @@ from ec_issuer.keys.model import Algorithm
 from ec_issuer.status.model import LifecycleAction
 from ec_issuer.storage.engine import make_engine
 from ec_issuer.storage.tables import metadata
+from tests.attestation_support import record_a_validation_credential
 from tests.conftest import DATABASES
 from tests.oid4vci_support import TEMPLATE_ID, hand_an_offer_to_an_agent, redeem_an_offer
 from tests.support import SettableClock, award_body, make_settings
@@ -529,6 +530,7 @@ def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     container.lifecycle.change(admin, suspended.id, LifecycleAction.SUSPEND)  # a status entry row to guard
     redeem_an_offer(container, admin)  # offer, token, delivery and nonce rows to guard
     hand_an_offer_to_an_agent(container, admin)  # and the external agent's offer, credential and event rows
+    record_a_validation_credential(container, admin)  # and the validation attestation rows
     app = create_app(container)
     app.testing = False  # errors go through the real handlers, as in production
     yield Service(container, app.test_client(), {"Authorization": f"Bearer {token}"})

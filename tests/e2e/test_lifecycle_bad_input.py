@@ -25,6 +25,7 @@ from ec_issuer.issuers.model import Issuer
 from ec_issuer.keys.model import Algorithm
 from ec_issuer.status.model import MAX_REASON_LENGTH
 from ec_issuer.storage.tables import metadata
+from tests.attestation_support import record_a_validation_credential
 from tests.conftest import json_of
 from tests.e2e.test_bad_input import Snapshot, snapshot
 from tests.oid4vci_support import hand_an_offer_to_an_agent, redeem_an_offer
@@ -86,6 +87,7 @@ def world(container: Container, http: FlaskClient, issuer: Issuer, auth: dict[st
     admin = container.access.authenticate(auth["Authorization"].removeprefix("Bearer "))
     redeem_an_offer(container, admin)  # offer, token, delivery and nonce rows
     hand_an_offer_to_an_agent(container, admin)  # and the external agent's offer, credential and event rows
+    record_a_validation_credential(container, admin)  # and the validation attestation rows
     outsider = container.access.create(CreateClient(name="other-only", issuers=["other"])).token
     rust_only = container.access.create(CreateClient(name="acme-rust", issuers=["acme"], achievements=[RUST_101]))
     tokens = {

@@ -8,6 +8,7 @@ from ec_issuer import __version__
 from ec_issuer.api import (
     routes_admin,
     routes_agent,
+    routes_attestations,
     routes_credentials,
     routes_elm,
     routes_keys,
@@ -17,6 +18,7 @@ from ec_issuer.api import (
     routes_status,
     routes_templates,
     routes_vc_api,
+    routes_verification,
 )
 from ec_issuer.api.context import EXTENSION_KEY, bearer_auth
 from ec_issuer.api.http import refuse_control_characters_in_url
@@ -60,9 +62,12 @@ def create_app(container: Container) -> APIFlask:
     app.register_blueprint(routes_status.public)
     app.register_blueprint(routes_metrics.blueprint)
     app.register_blueprint(routes_vc_api.blueprint)
+    app.register_blueprint(routes_verification.blueprint)
     app.register_blueprint(routes_oid4vci.admin)
     app.register_blueprint(routes_oid4vci.wallet)
     app.register_blueprint(routes_agent.blueprint)
+    app.register_blueprint(routes_attestations.admin)
+    app.register_blueprint(routes_attestations.public)
     app.error_processor(apiflask_error)
     bearer_auth.error_processor(apiflask_error)
     # After error_processor, which re-registers APIFlask's own handler for Werkzeug's HTTP errors:

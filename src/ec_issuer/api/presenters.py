@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from ec_issuer.access.model import ApiClient
+from ec_issuer.attestations.model import AttestationOutcome, OrganizationPrivacy
 from ec_issuer.core.encoding import format_datetime, loads
 from ec_issuer.credentials.model import IssuedCredential
 from ec_issuer.credentials.verifying import Verification
@@ -143,4 +144,29 @@ def lifecycle_event_out(event: LifecycleEvent) -> dict[str, Any]:
         "at": format_datetime(event.at),
         "reasonCode": event.reason_code.value if event.reason_code else None,
         "reason": event.reason,
+    }
+
+
+def attestation_out(outcome: AttestationOutcome, verification_url: str | None, now: datetime) -> dict[str, Any]:
+    credential = outcome.credential
+    if credential is None:
+        return {"outcome": "skipped", "reason": outcome.skipped_because}
+    return {
+        "outcome": "issued",
+        "replayed": outcome.replayed,
+        "credentialId": credential.id,
+        "format": credential.format,
+        "status": credential.effective_status(now).value,
+        "credential": loads(credential.payload),
+        "jws": credential.jws,
+        "verificationUrl": verification_url,
+    }
+
+
+def organization_privacy_out(privacy: OrganizationPrivacy) -> dict[str, Any]:
+    return {
+        "id": privacy.organization_id,
+        "allowPersonalData": privacy.allow_personal_data,
+        "allowFilenames": privacy.allow_filenames,
+        "updatedAt": _time(privacy.updated_at),
     }

@@ -1,7 +1,8 @@
 """The W3C VC API (VCALM) issuer and verifier endpoints, Data Integrity secured, bearer-authenticated.
 
 `POST /credentials/issue`, `POST /credentials/verify`, `POST /presentations/verify` and
-`POST /credentials/status`; status codes and problem types are tabulated in docs/vc-api.md.
+`POST /credentials/status`; status codes and problem types are tabulated in docs/vc-api.md. The verify path also
+takes account-free shapes (a credential id, a JWS, a file), which routes_verification.py answers.
 """
 
 # APIFlask's decorators carry partially unknown parameter types (marshmallow unions); the views are typed.
@@ -17,6 +18,13 @@ from pydantic import BaseModel, Field
 
 from ec_issuer.api.context import bearer_auth, caller, services
 from ec_issuer.api.http import documented_body, json_response, read_json_body
+from ec_issuer.api.routes_verification import (
+    is_anonymous_media_type,
+    is_anonymous_shape,
+    prepare_json_verify_body,
+    require_client,
+    verify_anonymously,
+)
 from ec_issuer.api.schemas import Problem
 from ec_issuer.core.encoding import JsonObject, format_datetime, loads_object
 from ec_issuer.core.errors import FieldError, Forbidden, InvalidInput, MalformedInput
@@ -71,8 +79,11 @@ class VcApiIssueResponse(BaseModel):
 
 
 class VcApiVerifyCredentialRequest(BaseModel):
-    verifiableCredential: dict[str, Any]
+    verifiableCredential: dict[str, Any] | None = Field(default=None, description="VC API: needs a bearer token")
     options: dict[str, Any] | None = None
+    credentialId: str | None = Field(default=None, description="No token needed: a credential issued here")
+    jws: str | None = Field(default=None, description="No token needed: a compact JWS (vc+jwt)")
+    file: str | None = Field(default=None, description="With credentialId or jws: the original file, base64")
 
 
 class VcApiPresentationOptions(BaseModel):
@@ -152,20 +163,32 @@ def _algorithm(options: JsonObject) -> Any:
 
 
 @blueprint.post("/credentials/verify")
-@blueprint.auth_required(bearer_auth)
 @documented_body(VcApiVerifyCredentialRequest)
 @blueprint.output(VcApiVerificationResponse)
 @blueprint.doc(
-    summary="Verify a Data Integrity secured credential (VC API)",
+    summary="Verify a credential: VC API (bearer token), or by id or JWS (no account needed)",
     description=(
-        "Checks every proof (eddsa-rdfc-2022, ecdsa-rdfc-2019, Ed25519Signature2020) and the validity period. "
-        "A failed check is a 200 with `verified: false` and `problemDetails`; a malformed credential is a 400."
+        "With `{verifiableCredential, options}` (the VC API, bearer token required): checks every proof "
+        "(eddsa-rdfc-2022, ecdsa-rdfc-2019, Ed25519Signature2020) and the validity period; a failed check is a "
+        "200 with `verified: false` and `problemDetails`, a malformed credential a 400. Without a token: "
+        "`{credentialId}` or `{jws}`, optionally with `file` (base64, up to 1 MiB), a bare JWS as "
+        "`application/vc+jwt`, or `multipart/form-data` with a `credentialId` or `credential` part and an optional "
+        "`file` part (up to VERIFY_FILE_MAX_BYTES); these answer with each check (signature, status, validity, "
+        "`contentHash`) and a `verdict` (docs/verification.md)."
     ),
-    responses=_problems(400, 401, 413, 415),
+    responses=_problems(400, 401, 403, 413, 415, 422),
+    security=[{"BearerAuth": []}, {}],
 )
 def verify_credential() -> Response:
+    if is_anonymous_media_type():
+        return verify_anonymously(None)
+    prepare_json_verify_body()
+    submitted = read_json_body()
+    if is_anonymous_shape(submitted):
+        return verify_anonymously(submitted)
+    require_client()
     container = services()
-    body = require_object(read_json_body(), "", "the request body")
+    body = require_object(submitted, "", "the request body")
     credential = check_credential(required_member(body, "verifiableCredential"), "/verifiableCredential", secured=True)
     check_v1_issuance_date(credential, "/verifiableCredential")
     optional_object(body.get("options"), "/options", "options")

@@ -177,3 +177,24 @@ class ClientOut(BaseModel):
 class Health(BaseModel):
     status: str
     checks: dict[str, str] | None = None
+
+
+class ValidationCredentialOut(BaseModel):
+    outcome: Literal["issued", "skipped"]
+    reason: str | None = Field(default=None, description="Why nothing was issued (skipped only)")
+    replayed: bool | None = Field(default=None, description="True when an earlier request for the run is answered")
+    credentialId: str | None = None
+    format: str | None = None
+    status: Literal["active", "suspended", "revoked", "expired"] | None = None
+    credential: dict[str, Any] | None = Field(
+        default=None, description="The ValidationCredential: the JWS payload, or the credential with its proof"
+    )
+    jws: str | None = Field(default=None, description="The credential as a compact JWS (vc+jwt), unless Data Integrity")
+    verificationUrl: str | None = Field(default=None, description="The credential's public verification page")
+
+
+class OrganizationPrivacyOut(BaseModel):
+    id: str
+    allowPersonalData: bool
+    allowFilenames: bool
+    updatedAt: str | None = Field(description="null: never set; nothing beyond opaque identifiers is published")

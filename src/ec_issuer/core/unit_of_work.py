@@ -7,6 +7,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from ec_issuer.access.ports import ClientRepository
+from ec_issuer.attestations.ports import AttestationRepository
 from ec_issuer.credentials.ports import CredentialRepository
 from ec_issuer.events.ports import OutboxRepository
 from ec_issuer.issuers.ports import IssuerRepository
@@ -39,6 +40,9 @@ class UnitOfWork(Protocol):
 
     @property
     def wallet_requests(self) -> WalletRequestRepository: ...
+
+    @property
+    def attestations(self) -> AttestationRepository: ...
 
     def __enter__(self) -> Self: ...
 

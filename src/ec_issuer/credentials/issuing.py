@@ -9,6 +9,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, cast
 
+from pydantic import BaseModel
+
 from ec_issuer.access.model import ApiClient
 from ec_issuer.access.policy import AuthorizationPolicy, IssueIntent
 from ec_issuer.core.encoding import dumps, dumps_canonical
@@ -19,6 +21,7 @@ from ec_issuer.core.validation import reject_control_characters
 from ec_issuer.core.vcdm import is_v1
 from ec_issuer.credentials import ob3
 from ec_issuer.credentials.commands import OPEN_BADGE, IssueCredential, IssueRequest
+from ec_issuer.credentials.families import family_of
 from ec_issuer.credentials.model import BOTH, JADES, VC_JWT, CredentialStatus, IssuedCredential
 from ec_issuer.credentials.ports import DuplicateCredentialId, DuplicateIdempotencyKey
 from ec_issuer.credentials.recipient import RecipientIdentity, RecipientReferencer
@@ -80,7 +83,7 @@ class CredentialIssuer:
     def issue(self, client: ApiClient, request: IssueRequest, idempotency_key: str | None = None) -> IssueOutcome:
         if idempotency_key is not None:
             _check_idempotency_key(idempotency_key)
-        request_hash = _request_hash(request)
+        request_hash = canonical_request_hash(request)
         with self._uow() as uow:
             issuer = require_issuer_for(uow, client, request.issuer, "/issuer")
             if idempotency_key is not None:
@@ -108,22 +111,23 @@ class CredentialIssuer:
             return _replay(uow, earlier, request_hash)
 
     def issue_all_in(
-        self, uow: UnitOfWork, client: ApiClient, requests: Sequence[IssueCredential]
+        self, uow: UnitOfWork, client: ApiClient, requests: Sequence[IssueRequest]
     ) -> list[IssuedCredential]:
         """Issue inside a unit of work the caller commits, so that the caller's own writes (an OID4VCI
-        delivery, its used nonce) stand or fall with the credentials. No idempotency key: the caller's
-        writes say whether the request was answered before. The caller writes only after this returns."""
+        delivery, its used nonce; a validation attestation's links) stand or fall with the credentials. No
+        idempotency key: the caller's writes say whether the request was answered before. The caller writes
+        only after this returns."""
         prepared: list[tuple[IssuedCredential, Issuer]] = []
         # Every credential is prepared before the first is written: preparing may reserve status slots in
         # a transaction of its own, which on SQLite would wait forever behind this one's write lock.
         for request in requests:
-            if request.produce != [OPEN_BADGE]:
+            if isinstance(request, IssueCredential) and request.produce != [OPEN_BADGE]:
                 raise InvalidInput(
                     "wallets receive Open Badges only",
                     [FieldError("/credential/produce", "leave it out: a European Digital Credential is a download")],
                 )
             issuer = require_issuer_for(uow, client, request.issuer, "/issuer")
-            made = self._prepare(uow, client, issuer, request, None, _request_hash(request))
+            made = self._prepare(uow, client, issuer, request, None, canonical_request_hash(request))
             prepared.append((made.credentials[0], issuer))
         for credential, issuer in prepared:
             self._record(uow, credential, issuer)
@@ -189,12 +193,13 @@ class CredentialIssuer:
             # With both, the JOSE artefact envelopes the credential without the proof: each stands alone.
             signed = sign_vc_jwt(dumps(jwt_document), key, custody) if securing == BOTH else payload.decode()
         valid_from, valid_until = ob3.validity_window(document)
+        family = family_of(document)
         open_badge = IssuedCredential(
             id=str(document["id"]),
             issuer_slug=issuer.slug,
-            family=ob3.FAMILY if ob3.is_open_badge(document) else "vc",
+            family=family.name,
             format=securing,
-            format_version=ob3.FORMAT_VERSION,
+            format_version=family.format_version,
             payload=payload,
             signed=signed,
             kid=key.kid,
@@ -280,12 +285,13 @@ class CredentialIssuer:
         return slots
 
     def _check_schema(self, document: dict[str, Any], pointer_prefix: str) -> None:
-        if not ob3.is_open_badge(document):
+        schema_title = family_of(document).schema_title
+        if schema_title is None:
             return
         errors = self._schema.errors(document)
         if errors:
             raise InvalidInput(
-                "the credential does not satisfy the Open Badges 3.0 AchievementCredential schema",
+                f"the credential does not satisfy the {schema_title} schema",
                 [FieldError(pointer_prefix + e.pointer, e.detail) for e in errors],
             )
 
@@ -349,7 +355,9 @@ def _check_idempotency_key(key: str) -> None:
         raise InvalidInput("Idempotency-Key is not acceptable", [FieldError("Idempotency-Key", problem)])
 
 
-def _request_hash(request: IssueRequest) -> str:
+def canonical_request_hash(request: BaseModel) -> str:
+    """What a retry must repeat: the SHA-256 of the parsed request in canonical JSON (key order and
+    whitespace of the body do not matter)."""
     return hashlib.sha256(dumps_canonical(request.model_dump(mode="json"))).hexdigest()
 
 

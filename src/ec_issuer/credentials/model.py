@@ -26,7 +26,7 @@ class IssuedCredential:
 
     id: str  # the credential's `id`, a urn:uuid
     issuer_slug: str
-    family: str  # "open-badges-3.0", "elm-3.2"; validation attestations come later
+    family: str  # "open-badges-3.0", "elm-3.2", "validation-attestation", "vc" (see families.py)
     format: str  # VC_JWT, DATA_INTEGRITY, BOTH or JADES
     format_version: str
     payload: bytes  # the credential JSON as delivered, byte for byte (with its proof, unless vc+jwt only)

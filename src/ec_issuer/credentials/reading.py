@@ -63,6 +63,15 @@ class CredentialReader:
             raise NotFound(f"no credential '{credential_id}'")
         return credential
 
+    def find(self, credential_id: str) -> IssuedCredential | None:
+        """Any client's credential, for the public verification page: whoever holds a credential may check
+        it, so no issuer scope applies (the page decides what of it to show)."""
+        with self._uow() as uow:
+            credential = uow.credentials.get(normalize_credential_id(credential_id))
+            if credential is None and ":" not in credential_id:
+                credential = uow.credentials.get(f"urn:credential:{credential_id}")
+        return credential
+
     def page(self, client: ApiClient, query: ListQuery) -> Page:
         if not 1 <= query.limit <= MAX_PAGE_SIZE:
             raise InvalidInput("limit is out of range", [FieldError("limit", f"must be 1 to {MAX_PAGE_SIZE}")])

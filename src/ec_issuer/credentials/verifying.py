@@ -12,6 +12,7 @@ from ec_issuer.core.ports import Clock
 from ec_issuer.core.validation import reject_control_characters
 from ec_issuer.core.vcdm import issuer_id as document_issuer
 from ec_issuer.credentials import ob3
+from ec_issuer.credentials.families import family_of
 from ec_issuer.credentials.model import CredentialStatus, IssuedCredential
 from ec_issuer.credentials.schema import CredentialSchemaValidator
 from ec_issuer.credentials.status_checks import StatusFinding, StatusListChecker
@@ -200,7 +201,8 @@ class CredentialVerifier:
         return [key_check, Check("signature", False, "the signature does not match the header and payload")]
 
     def _schema_check(self, credential: dict[str, Any]) -> Check:
-        if not ob3.is_open_badge(credential):
+        schema_title = family_of(credential).schema_title
+        if schema_title is None:
             problems = _vcdm_problems(credential)
             if problems:
                 return Check("schema", False, "; ".join(problems))
@@ -208,8 +210,8 @@ class CredentialVerifier:
         errors = self._schema.errors(credential)
         if errors:
             listed = "; ".join(f"{e.pointer or '/'}: {e.detail}" for e in errors[:5])
-            return Check("schema", False, f"OB 3.0 AchievementCredential schema: {listed}")
-        return Check("schema", True, "valid against the OB 3.0 AchievementCredential schema")
+            return Check("schema", False, f"{schema_title} schema: {listed}")
+        return Check("schema", True, f"valid against the {schema_title} schema")
 
     def _status(self, credential: dict[str, Any], issuer_id: str | None, now: datetime) -> Check:
         credential_id = credential.get("id")

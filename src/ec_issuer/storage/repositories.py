@@ -302,13 +302,13 @@ class SqlCredentials(_Repository):
 
     def get(self, credential_id: str) -> IssuedCredential | None:
         row = self._db.execute(_CREDENTIAL_BY_ID, {"id": credential_id}).first()
-        return _credential(row) if row else None
+        return credential_from_row(row) if row else None
 
     def get_by_download_token(self, token_hash: str) -> IssuedCredential | None:
         row = self._db.execute(
             select(issued_credentials).where(issued_credentials.c.download_token_hash == token_hash)
         ).first()
-        return _credential(row) if row else None
+        return credential_from_row(row) if row else None
 
     def set_download_token(self, credential_id: str, token_hash: str) -> None:
         self._db.execute(
@@ -322,7 +322,7 @@ class SqlCredentials(_Repository):
             issued_credentials.c.client_id == client_id, issued_credentials.c.idempotency_key == key
         )
         row = self._db.execute(query).first()
-        return _credential(row) if row else None
+        return credential_from_row(row) if row else None
 
     def page(self, where: CredentialFilter, after: PageCursor | None, limit: int) -> list[IssuedCredential]:
         t = issued_credentials
@@ -342,7 +342,7 @@ class SqlCredentials(_Repository):
                 or_(t.c.issued_at < after.issued_at, and_(t.c.issued_at == after.issued_at, t.c.id < after.id))
             )
         query = query.order_by(t.c.issued_at.desc(), t.c.id.desc()).limit(limit)
-        return [_credential(row) for row in self._db.execute(query)]
+        return [credential_from_row(row) for row in self._db.execute(query)]
 
     def change_status(self, credential_id: str, expected: CredentialStatus, new: CredentialStatus) -> bool:
         t = issued_credentials
@@ -363,7 +363,7 @@ class SqlCredentials(_Repository):
             .limit(limit)
             .with_for_update(skip_locked=True)  # PostgreSQL; SQLite serializes writers anyway
         )
-        return [_credential(row) for row in self._db.execute(query)]
+        return [credential_from_row(row) for row in self._db.execute(query)]
 
 
 _EXPIRABLE = (CredentialStatus.ACTIVE.value, CredentialStatus.SUSPENDED.value)
@@ -386,7 +386,7 @@ def _violated_unique_constraint(exc: IntegrityError) -> str | None:
     return None
 
 
-def _credential(row: Row[Any]) -> IssuedCredential:
+def credential_from_row(row: Row[Any]) -> IssuedCredential:
     return IssuedCredential(
         id=row.id,
         issuer_slug=row.issuer_slug,

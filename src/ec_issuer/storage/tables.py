@@ -369,3 +369,32 @@ credential_templates = Table(
     Column("listed_until", UtcDateTime),
     PrimaryKeyConstraint("issuer_slug", "id", name="pk_credential_templates"),
 )
+
+# Validation attestations (attestations/model.py, migration 0013): what each ValidationCredential was issued
+# for. One credential per (run, step run): the unique constraint decides concurrent retries.
+ATTESTATION_RUN_CONSTRAINT = "uq_validation_attestations_run_step"
+validation_attestations = Table(
+    "validation_attestations",
+    metadata,
+    Column("credential_id", String(255), ForeignKey("issued_credentials.id"), primary_key=True),
+    Column("organization_id", String(128), nullable=False),
+    Column("project_id", String(128), nullable=False),
+    Column("submission_id", String(128), nullable=False),
+    Column("run_id", String(128), nullable=False),
+    Column("step_run_id", String(128), nullable=False),
+    Column("action_id", String(128), nullable=False),
+    Column("action_configuration", JsonText, nullable=False),
+    Column("format_version", String(64), nullable=False),
+    Column("request_hash", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("run_id", "step_run_id", name=ATTESTATION_RUN_CONSTRAINT),
+)
+# Each organization's opt-in to publishing more than opaque identifiers; no row means no opt-in.
+validation_organizations = Table(
+    "validation_organizations",
+    metadata,
+    Column("id", String(128), primary_key=True),
+    Column("allow_personal_data", Boolean, nullable=False),
+    Column("allow_filenames", Boolean, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)

@@ -10,6 +10,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from ec_issuer.core.errors import Unavailable
+from ec_issuer.storage.attestation_store import SqlAttestations
 from ec_issuer.storage.cache import NO_CACHE, ReadCache, Region
 from ec_issuer.storage.oid4vci_store import SqlWalletRequests
 from ec_issuer.storage.outbox import SqlOutbox
@@ -36,6 +37,7 @@ class SqlUnitOfWork:
         self.history = SqlHistory(self._connection)
         self.outbox = SqlOutbox(self._connection)
         self.wallet_requests = SqlWalletRequests(self._connection)
+        self.attestations = SqlAttestations(self._connection)
         return self
 
     def __exit__(

@@ -1,0 +1,1 @@
+"""Validation attestations: credentials saying that a file passed a validation workflow run."""
