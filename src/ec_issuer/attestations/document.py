@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from ec_issuer.attestations.commands import IssueValidationCredential
-from ec_issuer.core.encoding import b64url_encode, format_datetime
+from ec_issuer.core.encoding import format_datetime
 from ec_issuer.core.vcdm import VC_V2_CONTEXT
 from ec_issuer.credentials.families import VALIDATION_CREDENTIAL_TYPE
 from ec_issuer.credentials.schema import VALIDATION_CREDENTIAL_SCHEMA
 from ec_issuer.issuers.model import Issuer
 from ec_issuer.jsonld.contexts import context_document
+from ec_issuer.public_verification.content_hash import ContentHash
 from ec_issuer.resources import load_json
 
 VALIDATION_CONTEXT = "https://w3id.org/ec-issuer/validation/v1"
@@ -21,8 +22,6 @@ CONTEXT_PATH = "/contexts/validation/v1"
 SCHEMA_PATH = "/schemas/validation-credential/v1.json"
 SUBJECT_TYPE = "ValidatedSubmission"
 SUBMISSION_URN_PREFIX = "urn:ec-issuer:submission:"
-# Multihash header of a SHA-256 digest: code 0x12 (sha2-256), length 0x20 (32 bytes).
-_SHA256_MULTIHASH = bytes([0x12, 0x20])
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +49,8 @@ def published_context() -> dict[str, Any]:
 
 
 def digest_multibase(sha256_hex: str) -> str:
-    """The digest as VC 2.0 `digestMultibase`: multibase base64url (`u`) of the sha2-256 multihash."""
-    return "u" + b64url_encode(_SHA256_MULTIHASH + bytes.fromhex(sha256_hex))
+    """The digest as VC 2.0 `digestMultibase` (public_verification/content_hash.py defines the format)."""
+    return ContentHash(bytes.fromhex(sha256_hex)).digest_multibase
 
 
 def validation_credential(command: IssueValidationCredential, issuer: Issuer, urls: ValidationUrls) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""The SHA-256 a validation credential names for its file, and the SHA-256 of a file someone brings.
+"""The SHA-256 a validation credential names for its file, and the SHA-256 of a file someone brings: the one
+place that writes and reads its two forms (`urn:sha256:` hex and the `digestMultibase` multihash).
 
 A credential names the digest in `credentialSubject.resource.hash` (`urn:sha256:<64 hex digits>`) and may repeat it
 as `digestMultibase` (VC 2.0, "Integrity of related resources"). Both are read; when both are present they must
@@ -40,6 +41,11 @@ class ContentHash:
     @property
     def urn(self) -> str:
         return URN_PREFIX + self.hex
+
+    @property
+    def digest_multibase(self) -> str:
+        """VC 2.0 `digestMultibase`: multibase base64url (`u`, unpadded) of the sha2-256 multihash."""
+        return "u" + base64.urlsafe_b64encode(_MULTIHASH_SHA256 + self.digest).decode("ascii").rstrip("=")
 
     @classmethod
     def parse(cls, text: str) -> ContentHash:
