@@ -326,3 +326,30 @@ def test_a_seal_key_held_by_a_custody_backend(database_url: str, tmp_path: Path,
         assert checks["certificate"]["result"] == "passed"
     finally:
         container.engine.dispose()
+
+
+@pytest.mark.usefixtures("issuer")
+def test_the_badge_and_its_edc_share_revocation_suspension_and_reinstatement(
+    http: FlaskClient, auth: dict[str, str]
+) -> None:
+    issued = _issue(http, auth, micro_credential_body())
+    badge, edc = issued["id"], issued["europass"]["credentialId"]
+
+    def status(credential_id: str) -> str:
+        return http.get(f"/api/v1/credentials/{credential_id}", headers=auth).get_json()["status"]
+
+    suspended = http.post(f"/api/v1/credentials/{edc}/suspend", json={"reason": "under review"}, headers=auth)
+    assert suspended.status_code == 200
+    assert (status(badge), status(edc)) == ("suspended", "suspended")
+    http.post(f"/api/v1/credentials/{badge}/reinstate", json={}, headers=auth)
+    assert (status(badge), status(edc)) == ("active", "active")
+    http.post(f"/api/v1/credentials/{badge}/revoke", json={"reasonCode": "fraud", "reason": "forged"}, headers=auth)
+    assert (status(badge), status(edc)) == ("revoked", "revoked")
+    history = http.get(f"/api/v1/credentials/{edc}/history", headers=auth).get_json()["events"]
+    assert [(e["event"], e["reasonCode"]) for e in history] == [
+        ("issued", None),
+        ("suspended", None),
+        ("reinstated", None),
+        ("revoked", "fraud"),
+    ]
+    assert http.get(_public_path(issued["europass"]["publicDownload"])).status_code == 410

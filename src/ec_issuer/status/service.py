@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 
 from ec_issuer.access.model import ApiClient
 from ec_issuer.access.policy import AuthorizationPolicy, IssueIntent
-from ec_issuer.core.errors import Forbidden, NotFound
+from ec_issuer.core.errors import Conflict, Forbidden, NotFound
 from ec_issuer.core.ports import Clock, IdGenerator
 from ec_issuer.core.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from ec_issuer.credentials.model import CredentialStatus, IssuedCredential
@@ -81,9 +81,34 @@ class CredentialLifecycle:
                         reason=reason,
                     )
                     record_change(uow, credential, transition.to_status, event, self._events)
+                    self._follow_companion(uow, credential, action, event)
                     uow.commit()
                     return LifecycleOutcome(_with_status(credential, transition.to_status), transition)
         raise RuntimeError("the credential kept changing under this request")  # pragma: no cover
+
+    def _follow_companion(
+        self, uow: UnitOfWork, credential: IssuedCredential, action: LifecycleAction, cause: LifecycleEvent
+    ) -> None:
+        """An Open Badge and the European Digital Credential issued with it are one award in two forms: a
+        revocation, suspension or reinstatement of either applies to both, in the same transaction, each
+        with its own history event and outbox event."""
+        companion = uow.credentials.get(credential.companion_id) if credential.companion_id else None
+        if companion is None:
+            return
+        try:
+            transition = plan(companion.effective_status(cause.at), action)
+        except Conflict:
+            return  # e.g. an expired companion: it keeps its own status, the requested change still stands
+        if transition.changed and uow.credentials.change_status(companion.id, companion.status, transition.to_status):
+            event = LifecycleEvent.of(
+                transition,
+                credential_id=companion.id,
+                actor_client_id=cause.actor_client_id,
+                at=cause.at,
+                reason_code=cause.reason_code,
+                reason=cause.reason,
+            )
+            record_change(uow, companion, transition.to_status, event, self._events)
 
     def history(self, client: ApiClient, credential_id: str) -> list[LifecycleEvent]:
         """Issuance first, then every change. The issuance is read from the credential record itself
