@@ -316,8 +316,8 @@ def print_inprocess(rates: list[Rate]) -> None:
 # ------------------------------------------------------------------------------------------------ main
 
 
-def parse_arguments() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_wrk_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of a wrk run against granian in production mode, shared with validation_credentials.py."""
     parser.add_argument("--duration", type=float, default=10.0, help="timed window per endpoint, s (default 10)")
     parser.add_argument("--warmup", type=float, default=2.0, help="untimed warm-up per endpoint, s (default 2)")
     parser.add_argument("--connections", type=int, default=16, help="concurrent keep-alive connections (16)")
@@ -329,12 +329,10 @@ def parse_arguments() -> argparse.Namespace:
         default=os.environ.get("TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL),
         help="administrative PostgreSQL URL; a throw-away database is created on it and dropped",
     )
-    parser.add_argument(
-        "--inprocess-seconds", type=float, help="timed loop per in-process operation, s (default: --duration)"
-    )
-    parser.add_argument("--skip-http", action="store_true", help="only the in-process loops")
-    parser.add_argument("--skip-inprocess", action="store_true", help="only the HTTP runs")
-    args = parser.parse_args()
+
+
+def check_wrk_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse what `add_wrk_arguments` cannot run, and turn `databases` into a list."""
     databases = [d.strip() for d in args.databases.split(",") if d.strip()]
     if not databases or set(databases) - {"sqlite", "postgres"}:
         parser.error("--databases takes sqlite and/or postgres")
@@ -344,11 +342,23 @@ def parse_arguments() -> argparse.Namespace:
         parser.error("--duration and --warmup take whole seconds (wrk's -d does not take fractions)")
     if not 1 <= args.connections <= 256 or not 1 <= args.workers <= 16 or not 1 <= (args.threads or 1) <= 64:
         parser.error("--connections must be 1..256, --workers 1..16 and --threads 1..64")
+    args.databases = databases
+    args.server = "granian"  # running_server reads it; these benchmarks run the production server only
+
+
+def parse_arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_wrk_arguments(parser)
+    parser.add_argument(
+        "--inprocess-seconds", type=float, help="timed loop per in-process operation, s (default: --duration)"
+    )
+    parser.add_argument("--skip-http", action="store_true", help="only the in-process loops")
+    parser.add_argument("--skip-inprocess", action="store_true", help="only the HTTP runs")
+    args = parser.parse_args()
+    check_wrk_arguments(parser, args)
     args.inprocess_seconds = args.inprocess_seconds or args.duration
     if not 0 < args.inprocess_seconds <= 300:
         parser.error("--inprocess-seconds must be in (0, 300]")
-    args.databases = databases
-    args.server = "granian"  # running_server reads it; Data Integrity is measured on the production server only
     return args
 
 

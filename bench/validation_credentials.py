@@ -31,10 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from issue_di import LuaGenerator, cycling_request
+from issue_di import LuaGenerator, add_wrk_arguments, check_wrk_arguments, cycling_request
 from issue_jose import (
     _WRK_VARIED_REQUEST,
-    DEFAULT_POSTGRES_URL,
     HEALTH,
     ISSUER_SLUG,
     Endpoint,
@@ -164,29 +163,9 @@ def print_targets(results: list[Measurement]) -> None:
 
 def parse_arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=float, default=10.0, help="timed window per endpoint, s (default 10)")
-    parser.add_argument("--warmup", type=float, default=2.0, help="untimed warm-up per endpoint, s (default 2)")
-    parser.add_argument("--connections", type=int, default=16, help="concurrent keep-alive connections (16)")
-    parser.add_argument("--workers", type=int, default=2, help="granian worker processes (default 2)")
-    parser.add_argument("--threads", type=int, help="granian blocking threads per worker, as SERVER_THREADS")
-    parser.add_argument("--databases", default="sqlite", help="comma-separated: sqlite,postgres (default sqlite)")
-    parser.add_argument(
-        "--postgres-url",
-        default=os.environ.get("TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL),
-        help="administrative PostgreSQL URL; a throw-away database is created on it and dropped",
-    )
+    add_wrk_arguments(parser)
     args = parser.parse_args()
-    databases = [d.strip() for d in args.databases.split(",") if d.strip()]
-    if not databases or set(databases) - {"sqlite", "postgres"}:
-        parser.error("--databases takes sqlite and/or postgres")
-    if not 0 < args.duration <= 300 or not 0 <= args.warmup <= 60:
-        parser.error("--duration must be in (0, 300] and --warmup in [0, 60]")
-    if not float(args.duration).is_integer() or not float(args.warmup).is_integer():
-        parser.error("--duration and --warmup take whole seconds (wrk's -d does not take fractions)")
-    if not 1 <= args.connections <= 256 or not 1 <= args.workers <= 16 or not 1 <= (args.threads or 1) <= 64:
-        parser.error("--connections must be 1..256, --workers 1..16 and --threads 1..64")
-    args.databases = databases
-    args.server = "granian"  # running_server reads it
+    check_wrk_arguments(parser, args)
     return args
 
 
