@@ -69,3 +69,13 @@ def parse_datetime(text: str) -> datetime:
         return moment.astimezone(UTC)
     except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 has no UTC equivalent
         raise ValueError("timestamp is out of range") from None
+
+
+def timestamp_or_none(value: object) -> datetime | None:
+    """A JSON member read as an RFC 3339 timestamp, or None when it is absent or not one."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse_datetime(value)
+    except ValueError:
+        return None

@@ -55,10 +55,7 @@ class CredentialReader:
         self._recipients = recipients
 
     def get(self, client: ApiClient, credential_id: str) -> IssuedCredential:
-        with self._uow() as uow:
-            credential = uow.credentials.get(normalize_credential_id(credential_id))
-            if credential is None and ":" not in credential_id:
-                credential = uow.credentials.get(f"urn:credential:{credential_id}")  # a European Digital Credential
+        credential = self.find(credential_id)
         if credential is None or not client.may_use_issuer(credential.issuer_slug):
             raise NotFound(f"no credential '{credential_id}'")
         return credential
@@ -69,7 +66,7 @@ class CredentialReader:
         with self._uow() as uow:
             credential = uow.credentials.get(normalize_credential_id(credential_id))
             if credential is None and ":" not in credential_id:
-                credential = uow.credentials.get(f"urn:credential:{credential_id}")
+                credential = uow.credentials.get(f"urn:credential:{credential_id}")  # a European Digital Credential
         return credential
 
     def page(self, client: ApiClient, query: ListQuery) -> Page:

@@ -89,9 +89,9 @@ class CredentialVerifier:
             jws = parse_compact(token)
             credential = jws.payload_json()
         except (MalformedJws, ValueError) as exc:
-            return _failed([Check("format", False, f"not a compact JWS with a JSON payload: {exc}")])
+            return failed([Check("format", False, f"not a compact JWS with a JSON payload: {exc}")])
         if not isinstance(credential, dict):
-            return _failed([Check("format", False, "the payload is not a JSON object")])
+            return failed([Check("format", False, "the payload is not a JSON object")])
         credential = cast(dict[str, Any], credential)
         checks = [Check("format", True, "compact JWS with a JSON object payload")]
         issuer_id = document_issuer(credential)
@@ -126,14 +126,14 @@ class CredentialVerifier:
 
     def verify_sealed(self, data: bytes | str) -> Verification:
         if self._sealed is None:
-            return _failed([Check("format", False, "this deployment does not verify sealed files")])
+            return failed([Check("format", False, "this deployment does not verify sealed files")])
         return self._sealed.verify_file(data)
 
     def verify_document(self, document: object) -> Verification:
         """A credential secured with embedded Data Integrity proofs (eddsa-rdfc-2022, ecdsa-rdfc-2019,
         Ed25519Signature2020): the proofs, the schema, the validity period and our stored status."""
         if not isinstance(document, dict) or "proof" not in document:
-            return _failed([Check("format", False, "not a JSON credential with an embedded proof")])
+            return failed([Check("format", False, "not a JSON credential with an embedded proof")])
         credential = cast(dict[str, Any], document)
         checks = [Check("format", True, "JSON credential with an embedded proof")]
         now = self._clock.now()
@@ -155,7 +155,7 @@ class CredentialVerifier:
         """The checks every securing mechanism shares (schema, validity, stored status, published status
         lists), and the verdict: secured by a valid signature or proof, and no check failed."""
         checks.append(self._schema_check(credential))
-        checks.append(_validity_check(credential, now))
+        checks.append(validity_check(credential, now))
         stored = self._status(credential, issuer_id, now)
         checks.append(stored)
         findings = list(token or [])
@@ -239,7 +239,8 @@ def _overall_status(stored: Check, findings: list[StatusFinding]) -> str | None:
     return "active" if findings else None
 
 
-def _failed(checks: list[Check]) -> Verification:
+def failed(checks: list[Check]) -> Verification:
+    """A verification that ended early: not verified, each failed check an error."""
     return Verification(False, checks, errors=[f"{c.name}: {c.detail}" for c in checks if c.passed is False])
 
 
@@ -277,7 +278,8 @@ def _claims_check(credential: dict[str, Any], issuer_id: str | None) -> Check:
     return Check("claims", True, "issuer claims consistent")
 
 
-def _validity_check(credential: dict[str, Any], now: datetime) -> Check:
+def validity_check(credential: dict[str, Any], now: datetime) -> Check:
+    """validFrom/validUntil (VC 2.0) or issuanceDate/expirationDate (VC 1.1), and a JWT's nbf/exp."""
     try:
         start, end = ob3.validity_window(credential)
         for claim in ("nbf", "exp"):

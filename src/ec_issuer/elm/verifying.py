@@ -15,7 +15,6 @@ the claimed signing time (nothing proves that time at level B-B).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from typing import Any, cast
 
 from cryptography import x509
@@ -23,9 +22,9 @@ from cryptography import x509
 from ec_issuer.core.encoding import loads
 from ec_issuer.core.errors import InvalidInput
 from ec_issuer.core.ports import Clock
+from ec_issuer.core.vcdm import issuer_id as document_issuer
 from ec_issuer.credentials.model import CredentialStatus
-from ec_issuer.credentials.ob3 import validity_window
-from ec_issuer.credentials.verifying import Check, StatusLookup, Verification
+from ec_issuer.credentials.verifying import Check, StatusLookup, Verification, failed, validity_check
 from ec_issuer.elm.seal_errors import MalformedSealedFile
 from ec_issuer.elm.seal_trust import ChainStatus, ChainVerdict
 from ec_issuer.elm.seal_verification import SignatureCheck, verify_sealed_file
@@ -53,7 +52,7 @@ class SealedCredentialVerifier:
         try:
             seal = verify_sealed_file(data, trust_anchors=self._anchors(), at=now)
         except MalformedSealedFile as exc:
-            return _failed(Check("format", False, f"not a sealed European Digital Credential: {exc.detail}"))
+            return failed([Check("format", False, f"not a sealed European Digital Credential: {exc.detail}")])
         checks = [Check("format", True, "JAdES JSON serialization with an unencoded payload")]
         for index, signature in enumerate(seal.signatures):
             checks.append(_signature_check(index, signature))
@@ -68,12 +67,12 @@ class SealedCredentialVerifier:
             return _concluded(checks, None)
         document = cast(dict[str, Any], credential)
         checks.append(_shapes_check(document))
-        checks.append(_validity_check(document, now))
+        checks.append(validity_check(document, now))
         checks.append(self._stored_status(document))
         return _concluded(checks, document)
 
     def _stored_status(self, document: dict[str, Any]) -> Check:
-        credential_id, issuer_id = document.get("id"), _issuer_id(document)
+        credential_id, issuer_id = document.get("id"), document_issuer(document)
         if self._statuses is None or not isinstance(credential_id, str) or issuer_id is None:
             return Check("status", None, "not issued here: Europass files carry no status entry")
         status = self._statuses.status_of(credential_id, issuer_id)
@@ -112,26 +111,6 @@ def _shapes_check(document: dict[str, Any]) -> Check:
     return Check("shapes", False, "; ".join(v.describe() for v in report.violations[:20]))
 
 
-def _validity_check(document: dict[str, Any], now: datetime) -> Check:
-    try:
-        start, end = validity_window(document)
-    except ValueError:
-        return Check("validity", False, "validFrom or expirationDate is not a timestamp")
-    if start is not None and now < start:
-        return Check("validity", False, f"not valid before {start.isoformat()}")
-    if end is not None and now >= end:
-        return Check("validity", False, f"expired on {end.isoformat()}")
-    return Check("validity", True, "in date")
-
-
-def _issuer_id(document: dict[str, Any]) -> str | None:
-    issuer = document.get("issuer")
-    if isinstance(issuer, dict):
-        issuer_id = cast(dict[str, Any], issuer).get("id")
-        return issuer_id if isinstance(issuer_id, str) else None
-    return issuer if isinstance(issuer, str) else None
-
-
 def _concluded(checks: list[Check], document: dict[str, Any] | None) -> Verification:
     sealed = any(c.name == "seal" for c in checks) and all(c.passed for c in checks if c.name == "seal")
     status = next((c.detail for c in checks if c.name == "status" and c.passed is not None), None)
@@ -140,12 +119,8 @@ def _concluded(checks: list[Check], document: dict[str, Any] | None) -> Verifica
         verified=sealed and all(check.passed is not False for check in checks),
         checks=checks,
         credential=document,
-        issuer=_issuer_id(document) if document else None,
+        issuer=document_issuer(document) if document else None,
         credential_id=credential_id if isinstance(credential_id, str) else None,
         status=status,
         errors=[f"{c.name}: {c.detail}" for c in checks if c.passed is False],
     )
-
-
-def _failed(check: Check) -> Verification:
-    return Verification(verified=False, checks=[check], errors=[f"{check.name}: {check.detail}"])

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, cast
 
-from ec_issuer.core.encoding import parse_datetime
+from ec_issuer.core.encoding import timestamp_or_none
 from ec_issuer.credentials import ob3
 from ec_issuer.elm.page import clean_text
 from ec_issuer.public_verification.content_hash import ContentHash, UnreadableHash, expected_hash
@@ -81,8 +81,8 @@ def public_facts(credential_id: str, document: dict[str, Any]) -> PublicFacts:
     elif isinstance(issuer, dict):
         issuer = cast(dict[str, Any], issuer)
         issuer_id, issuer_name = _text(issuer.get("id")), _text(issuer.get("name"))
-    valid_from = _moment(document.get("validFrom", document.get("issuanceDate")))
-    valid_until = _moment(document.get("validUntil", document.get("expirationDate")))
+    valid_from = timestamp_or_none(document.get("validFrom", document.get("issuanceDate")))
+    valid_until = timestamp_or_none(document.get("validUntil", document.get("expirationDate")))
     validation = _validation(document) if VALIDATION_CREDENTIAL in types else None
     return PublicFacts(
         credential_id=credential_id,
@@ -129,7 +129,7 @@ def _validation(document: dict[str, Any]) -> ValidationFacts:
         workflow_version=_text(run.get("workflowVersion")),
         run_id=_text(run.get("runId")),
         result=_text(run.get("status")),
-        completed_at=_moment(run.get("completedAt")),
+        completed_at=timestamp_or_none(run.get("completedAt")),
         validators=validators,
         more_validators=max(0, len(entries) - MAX_VALIDATORS),
         content_hash=content_hash,
@@ -150,12 +150,3 @@ def _text(value: Any) -> str | None:
     if not isinstance(value, str):
         return None
     return clean_text(value, MAX_TEXT) or None
-
-
-def _moment(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return parse_datetime(value)
-    except ValueError:
-        return None

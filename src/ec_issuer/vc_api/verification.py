@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from ec_issuer.core.encoding import JsonObject, format_datetime, parse_datetime
+from ec_issuer.core.encoding import JsonObject, format_datetime, timestamp_or_none
 from ec_issuer.core.vcdm import is_v1, issuer_id
 from ec_issuer.credentials.status_checks import StatusListChecker
 from ec_issuer.keys.resolution import KeyResolver, ResolvedKey
@@ -210,17 +210,8 @@ def _check_challenge_and_domain(outcome: Outcome, proof: JsonObject, challenge: 
 
 def _check_validity_period(outcome: Outcome, credential: JsonObject, now: datetime) -> None:
     start_name, end_name = ("issuanceDate", "expirationDate") if is_v1(credential) else ("validFrom", "validUntil")
-    start, end = _moment(credential.get(start_name)), _moment(credential.get(end_name))
+    start, end = timestamp_or_none(credential.get(start_name)), timestamp_or_none(credential.get(end_name))
     if start is not None and start > now:
         outcome.problems.append(Problem(RANGE_ERROR, f"{start_name} is later than now ({format_datetime(now)})"))
     if end is not None and end < now:
         outcome.problems.append(Problem(RANGE_ERROR, f"{end_name} has passed"))
-
-
-def _moment(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return parse_datetime(value)
-    except ValueError:
-        return None
