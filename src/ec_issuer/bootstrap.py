@@ -92,6 +92,7 @@ class Container:
     attestations: ValidationAttestations  # ValidationCredentials for validation runs, and the privacy opt-in
     clock: Clock
     agent_events: AgentEvents | None = None  # with the external agent: its pushed events
+    eseal: ConfiguredSeal | None = None  # the seal of European Digital Credentials, when configured
     # Relays running inside this process (RELAY_IN_SERVICE), whose counters GET /metrics reports.
     relays: list[OutboxRelay] = field(default_factory=list[OutboxRelay])
 
@@ -135,6 +136,7 @@ def build(
     status_source = LocalFirstStatusLists(status_urls, status_publisher, remote_lists)
     seal = ConfiguredSeal(settings.elm_seal, custodians) if settings.elm_seal is not None else None
     reader = CredentialReader(uow, recipients)
+    stored_statuses = StoredStatuses(uow, clock)
     european = EuropeanCredentialMaker(LazySealSigner(seal) if seal is not None else None)
     issuing = CredentialIssuer(uow, policy, custodians, schema, recipients, clock, ids, status_slots, european)
     external_as = external_authorization_server(settings, clock)
@@ -169,9 +171,9 @@ def build(
             key_resolver,
             schema,
             clock,
-            StoredStatuses(uow, clock),
+            stored_statuses,
             status_source,
-            SealedCredentialVerifier(seal.trust_anchors if seal else list, clock, StoredStatuses(uow, clock)),
+            SealedCredentialVerifier(seal.trust_anchors if seal else list, clock, stored_statuses),
         ),
         key_resolver=key_resolver,
         lifecycle=CredentialLifecycle(uow, policy, clock, ids),
@@ -185,6 +187,7 @@ def build(
         attestations=ValidationAttestations(uow, issuing, clock, ValidationUrls(settings.issuer_base_url)),
         clock=clock,
         agent_events=agent_events,
+        eseal=seal,
     )
 
 
@@ -292,9 +295,9 @@ def prepare(container: Container) -> str | None:
     if token is not None:
         container.access.ensure_bootstrap_client(token)
     if not settings.is_development:
-        if settings.elm_seal is not None:
+        if container.eseal is not None:
             # A production eSeal that cannot be opened stops the start, not the first EDC request.
-            ConfiguredSeal(settings.elm_seal, key_custodians(settings)).check()
+            container.eseal.check()
         return None
     ensure_development_issuer(container)
     return token
