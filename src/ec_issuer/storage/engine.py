@@ -8,15 +8,20 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from ec_issuer.storage.sqlite_writers import queued_connection_class
+
 STATEMENT_TIMEOUT_MS = 5_000
 
 
 def make_engine(database_url: str) -> Engine:
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
-        if url.database and url.database != ":memory:":
+        connect_args: dict[str, Any] = {"timeout": STATEMENT_TIMEOUT_MS / 1000}
+        if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": STATEMENT_TIMEOUT_MS / 1000})
+            # Writers queue instead of sleeping in SQLite's busy handler (storage/sqlite_writers.py).
+            connect_args["factory"] = queued_connection_class(url.database, STATEMENT_TIMEOUT_MS / 1000)
+        engine = create_engine(url, connect_args=connect_args)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if url.get_backend_name() == "postgresql":
