@@ -120,8 +120,20 @@ issued_credentials = Table(
     Column("download_token_hash", String(64)),
     UniqueConstraint("client_id", "idempotency_key", name=IDEMPOTENCY_CONSTRAINT),
 )
-Index("ix_issued_credentials_companion", issued_credentials.c.companion_id)
-Index("uq_issued_credentials_download_token", issued_credentials.c.download_token_hash, unique=True)
+# Partial (migration 0014): only EDCs and their Open Badges fill these, and NULL entries cost every insert.
+Index(
+    "ix_issued_credentials_companion",
+    issued_credentials.c.companion_id,
+    sqlite_where=issued_credentials.c.companion_id.is_not(None),
+    postgresql_where=issued_credentials.c.companion_id.is_not(None),
+)
+Index(
+    "uq_issued_credentials_download_token",
+    issued_credentials.c.download_token_hash,
+    unique=True,
+    sqlite_where=issued_credentials.c.download_token_hash.is_not(None),
+    postgresql_where=issued_credentials.c.download_token_hash.is_not(None),
+)
 Index("ix_issued_credentials_listing", issued_credentials.c.issued_at, issued_credentials.c.id)
 Index("ix_issued_credentials_issuer_listing", issued_credentials.c.issuer_slug, issued_credentials.c.issued_at)
 # No status list index is ever handed out twice, whatever the allocator does. Partial, so that the many
