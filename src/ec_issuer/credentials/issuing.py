@@ -134,8 +134,10 @@ class CredentialIssuer:
         return [credential for credential, _ in prepared]
 
     def _record(self, uow: UnitOfWork, credential: IssuedCredential, issuer: Issuer) -> None:
+        # Built before the first write: on SQLite, from that write to the commit no other worker may write.
+        event = catalogue.credential_issued(self._ids, self._clock, credential, issuer.did)
         uow.credentials.add(credential)
-        uow.outbox.add(catalogue.credential_issued(self._ids, self._clock, credential, issuer.did))
+        uow.outbox.add(event)
 
     def _prepare(
         self,

@@ -3,10 +3,11 @@ from a caller's own document. Both produce VC 2.0 JSON ready for schema validati
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any, cast
 
-from ec_issuer.core.encoding import format_datetime, parse_datetime
+from ec_issuer.core.encoding import dumps, format_datetime, parse_datetime
 from ec_issuer.core.errors import FieldError, InvalidInput, MalformedInput
 from ec_issuer.core.validation import reject_control_characters
 from ec_issuer.core.vcdm import VC_V1_CONTEXT, VC_V2_CONTEXT
@@ -162,8 +163,20 @@ def validity_window(document: JsonObject) -> tuple[datetime | None, datetime | N
     )
 
 
-def _find_control_character(value: object, pointer: str) -> str | None:
+# What a control character (core/validation.py: C0 but TAB/LF/CR, DEL, C1) can look like in orjson's output:
+# an escape (\u00XX, \b, \f) or, for DEL and C1, itself. Also matches some harmless text (an escaped
+# backslash before a "b"), which only costs the walk below.
+_MAYBE_CONTROL_IN_JSON = re.compile(rb"\\(?:u00[01]|b|f)|\x7f|\xc2[\x80-\x9f]")
+
+
+def _find_control_character(document: JsonObject, pointer: str) -> str | None:
     """The JSON Pointer of the first string (key or value) holding a control character, if any."""
+    if not _MAYBE_CONTROL_IN_JSON.search(dumps(document)):
+        return None  # one regular expression over the encoded document instead of a walk of every string
+    return _walk_for_control_character(document, pointer)
+
+
+def _walk_for_control_character(value: object, pointer: str) -> str | None:
     if isinstance(value, str):
         try:
             reject_control_characters(value)
@@ -173,12 +186,12 @@ def _find_control_character(value: object, pointer: str) -> str | None:
     if isinstance(value, dict):
         for key, item in cast(dict[str, Any], value).items():
             child = pointer + "/" + key.replace("~", "~0").replace("/", "~1")
-            found = _find_control_character(key, child) or _find_control_character(item, child)
+            found = _walk_for_control_character(key, child) or _walk_for_control_character(item, child)
             if found:
                 return found
     elif isinstance(value, list):
         for index, item in enumerate(cast(list[Any], value)):
-            found = _find_control_character(item, f"{pointer}/{index}")
+            found = _walk_for_control_character(item, f"{pointer}/{index}")
             if found:
                 return found
     return None
