@@ -55,16 +55,13 @@ from issue_jose import (
     RunningServer,
     call,
     expect,
-    measure,
+    measure_endpoints,
     pick_generator,
-    postgres_database,
     print_table,
     register_fixtures,
     run_wrk,
-    running_server,
-    server_threads,
     source_revision,
-    sqlite_database,
+    started_server,
 )
 from profile_issue import prepare
 
@@ -177,30 +174,13 @@ def prepare_http(server: RunningServer) -> tuple[str, dict[str, str]]:
 
 
 def bench_http(database: str, args: argparse.Namespace, wrk: str) -> list[Measurement]:
-    with tempfile.TemporaryDirectory(prefix="ec-issuer-bench-di-") as raw_dir:
-        data_dir = Path(raw_dir)
-        context = sqlite_database(data_dir) if database == "sqlite" else postgres_database(args.postgres_url)
-        with context as url:
-            if url is None:
-                return []
-            threads = server_threads(url, args.threads)
-            print(f"[{database}] starting granian with {args.workers} workers x {threads} threads ...", flush=True)
-            with running_server(args, url, data_dir) as server:
-                token, requests = prepare_http(server)
-                generator = LuaGenerator(pick_generator("wrk").name, wrk, requests)
-                endpoints = [HEALTH, *(issue_endpoint(k) for k in FORMATS), *(verify_endpoint(k) for k in FORMATS)]
-                return [
-                    measure(
-                        generator,
-                        server,
-                        LoadSpec(server.port, endpoint, token, args.connections, args.duration),
-                        args.warmup,
-                        database,
-                        data_dir,
-                        (args.workers, threads),
-                    )
-                    for endpoint in endpoints
-                ]
+    with started_server(database, args, "ec-issuer-bench-di-") as started:
+        if started is None:
+            return []
+        token, requests = prepare_http(started.server)
+        generator = LuaGenerator(pick_generator("wrk").name, wrk, requests)
+        endpoints = [HEALTH, *(issue_endpoint(k) for k in FORMATS), *(verify_endpoint(k) for k in FORMATS)]
+        return measure_endpoints(generator, started, database, args, token, endpoints)
 
 
 def print_http_ratios(results: list[Measurement], workers: int) -> None:

@@ -39,7 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
@@ -315,6 +315,59 @@ def running_server(args: argparse.Namespace, database_url: str, data_dir: Path) 
         yield RunningServer(process.pid, port, admin_token)
     finally:
         _stop(process)
+
+
+@dataclass(frozen=True, slots=True)
+class StartedServer:
+    server: RunningServer
+    data_dir: Path
+    database_url: str
+    threads: int  # blocking threads per worker
+
+
+@contextlib.contextmanager
+def started_server(database: str, args: argparse.Namespace, prefix: str) -> Iterator[StartedServer | None]:
+    """A fresh data directory and database (SQLite, or a throw-away PostgreSQL one) and the server on them;
+    None, after postgres_database's note, when PostgreSQL cannot be reached."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as raw_dir:
+        data_dir = Path(raw_dir)
+        context = sqlite_database(data_dir) if database == "sqlite" else postgres_database(args.postgres_url)
+        with context as url:
+            if url is None:
+                yield None
+                return
+            threads = server_threads(url, args.threads) if args.server == "granian" else 1
+            print(
+                f"[{database}] starting {args.server} with {args.workers} workers x {threads} "
+                f"thread{'s' if threads != 1 else ''} ...",
+                flush=True,
+            )
+            with running_server(args, url, data_dir) as server:
+                yield StartedServer(server, data_dir, url, threads)
+
+
+def measure_endpoints(
+    generator: Generator,
+    started: StartedServer,
+    database: str,
+    args: argparse.Namespace,
+    token: str,
+    endpoints: Iterable[Endpoint],
+) -> list[Measurement]:
+    """`measure` each endpoint in turn with the run's connections, duration and warm-up."""
+    server = started.server
+    return [
+        measure(
+            generator,
+            server,
+            LoadSpec(server.port, endpoint, token, args.connections, args.duration),
+            args.warmup,
+            database,
+            started.data_dir,
+            (args.workers, started.threads),
+        )
+        for endpoint in endpoints
+    ]
 
 
 def register_fixtures(server: RunningServer) -> str:
@@ -674,28 +727,11 @@ def measure(
 
 
 def bench_database(database: str, args: argparse.Namespace, generator: Generator) -> list[Measurement]:
-    with tempfile.TemporaryDirectory(prefix="ec-issuer-bench-") as raw_dir:
-        data_dir = Path(raw_dir)
-        context = sqlite_database(data_dir) if database == "sqlite" else postgres_database(args.postgres_url)
-        with context as url:
-            if url is None:
-                return []
-            workers = args.workers
-            threads = server_threads(url, args.threads) if args.server == "granian" else 1
-            print(
-                f"[{database}] starting {args.server} with {workers} workers x {threads} "
-                f"thread{'s' if threads != 1 else ''} ...",
-                flush=True,
-            )
-            with running_server(args, url, data_dir) as server:
-                token = register_fixtures(server)
-                results = []
-                for endpoint in (HEALTH, ISSUE):
-                    spec = LoadSpec(server.port, endpoint, token, args.connections, args.duration)
-                    results.append(
-                        measure(generator, server, spec, args.warmup, database, data_dir, (workers, threads))
-                    )
-                return results
+    with started_server(database, args, "ec-issuer-bench-") as started:
+        if started is None:
+            return []
+        token = register_fixtures(started.server)
+        return measure_endpoints(generator, started, database, args, token, (HEALTH, ISSUE))
 
 
 # -------------------------------------------------------------------------------------------- report

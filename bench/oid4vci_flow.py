@@ -53,7 +53,6 @@ import resource
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -79,12 +78,9 @@ from issue_jose import (
     _read_response,  # the load generators' HTTP/1.1 response reader
     _versions,
     machine_busy_seconds,
-    postgres_database,
     register_fixtures,
-    running_server,
-    server_threads,
     source_revision,
-    sqlite_database,
+    started_server,
 )
 
 TARGET_FLOWS_PER_S = 300.0
@@ -916,24 +912,19 @@ def postgres_probe(url: str) -> Probe:
 
 
 def bench_database(database: str, args: argparse.Namespace) -> list[Measurement]:
-    with tempfile.TemporaryDirectory(prefix="ec-issuer-bench-") as raw_dir:
-        data_dir = Path(raw_dir)
-        context = sqlite_database(data_dir) if database == "sqlite" else postgres_database(args.postgres_url)
-        with context as url:
-            if url is None:
-                return []
-            threads = server_threads(url, args.threads)
-            print(f"[{database}] starting granian with {args.workers} workers x {threads} threads ...", flush=True)
-            with running_server(args, url, data_dir) as server:
-                register_fixtures(server)  # issuer `bench` and its ES256 key (and an issuing client, unused)
-                sanity_flow(server)
-                probe = postgres_probe(url) if database == "postgres" else None
-                window = run_window(server, args, args.warmup, args.duration, probe)
-                measurement = summarise(database, args, threads, window)
-                print_measurement(measurement)
-                if args.profile:
-                    profile_window(server, args, data_dir, database, threads)
-                return [measurement]
+    with started_server(database, args, "ec-issuer-bench-") as started:
+        if started is None:
+            return []
+        server, threads = started.server, started.threads
+        register_fixtures(server)  # issuer `bench` and its ES256 key (and an issuing client, unused)
+        sanity_flow(server)
+        probe = postgres_probe(started.database_url) if database == "postgres" else None
+        window = run_window(server, args, args.warmup, args.duration, probe)
+        measurement = summarise(database, args, threads, window)
+        print_measurement(measurement)
+        if args.profile:
+            profile_window(server, args, started.data_dir, database, threads)
+        return [measurement]
 
 
 def parse_arguments() -> argparse.Namespace:

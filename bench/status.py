@@ -59,21 +59,18 @@ from issue_jose import (
     RECIPIENT,
     REQUEST_TIMEOUT_S,
     Endpoint,
-    LoadSpec,
     Measurement,
     RunningServer,
+    StartedServer,
     _read_response,  # the fallback generator's HTTP/1.1 response reader
     call,
     expect,
-    measure,
+    measure_endpoints,
     pick_generator,
-    postgres_database,
     print_table,
     register_fixtures,
-    running_server,
-    server_threads,
     source_revision,
-    sqlite_database,
+    started_server,
     tree_cpu_seconds,
 )
 from profile_issue import prepare
@@ -542,26 +539,15 @@ class HttpResult:
 
 
 def bench_http(database: str, args: argparse.Namespace, wrk: str) -> HttpResult | None:
-    with tempfile.TemporaryDirectory(prefix="ec-issuer-bench-status-") as raw_dir:
-        data_dir = Path(raw_dir)
-        context = sqlite_database(data_dir) if database == "sqlite" else postgres_database(args.postgres_url)
-        with context as url:
-            if url is None:
-                return None
-            threads = server_threads(url, args.threads)
-            print(f"\n[{database}] starting granian with {args.workers} workers x {threads} threads ...", flush=True)
-            with running_server(args, url, data_dir) as server:
-                return _bench_server(server, database, args, wrk, data_dir, (args.workers, threads))
+    print()
+    with started_server(database, args, "ec-issuer-bench-status-") as started:
+        if started is None:
+            return None
+        return _bench_server(started, database, args, wrk)
 
 
-def _bench_server(
-    server: RunningServer,
-    database: str,
-    args: argparse.Namespace,
-    wrk: str,
-    data_dir: Path,
-    concurrency: tuple[int, int],
-) -> HttpResult:
+def _bench_server(started: StartedServer, database: str, args: argparse.Namespace, wrk: str) -> HttpResult:
+    server = started.server
     token = register_fixtures(server)
     eddsa = {"algorithm": "EdDSA"}  # the list's Data Integrity proof is eddsa-rdfc-2022, as in process
     expect(*call(server.port, "POST", f"/api/v1/issuers/{ISSUER_SLUG}/keys", server.admin_token, eddsa), 201, "key")
@@ -603,21 +589,10 @@ def _bench_server(
     requests = {"list": accept, "list-304": f'{accept}\nwrk.headers["If-None-Match"] = {json.dumps(etag)}'}
     generator = LuaGenerator(pick_generator("wrk").name, wrk, requests)
     endpoints = [HEALTH, *(Endpoint(name, "GET", list_path, authorized=False, varied_body=False) for name in requests)]
-    gets = [
-        measure(
-            generator,
-            server,
-            LoadSpec(server.port, endpoint, token, args.connections, args.duration),
-            args.warmup,
-            database,
-            data_dir,
-            concurrency,
-        )
-        for endpoint in endpoints
-    ]
+    gets = measure_endpoints(generator, started, database, args, token, endpoints)
     status, _ = call_with_headers(server.port, list_path, {**JSON_ACCEPT, "If-None-Match": etag})
     expect(status, None, 304, "the conditional GET after the runs (the list did not change)")
-    return HttpResult(database, concurrency[0], concurrency[1], run, visibility, gets)
+    return HttpResult(database, args.workers, started.threads, run, visibility, gets)
 
 
 def call_with_headers(port: int, path: str, headers: dict[str, str]) -> tuple[int, bytes]:

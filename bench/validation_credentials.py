@@ -26,7 +26,6 @@ import os
 import platform
 import secrets
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,16 +42,13 @@ from issue_jose import (
     RunningServer,
     call,
     expect,
-    measure,
+    measure_endpoints,
     pick_generator,
-    postgres_database,
     print_table,
     register_fixtures,
     run_wrk,
-    running_server,
-    server_threads,
     source_revision,
-    sqlite_database,
+    started_server,
 )
 
 ISSUE_PATH = "/api/v1/validation-credentials"
@@ -121,29 +117,12 @@ def prepare_http(server: RunningServer) -> tuple[str, dict[str, str]]:
 
 
 def bench_http(database: str, args: argparse.Namespace, wrk: str) -> list[Measurement]:
-    with tempfile.TemporaryDirectory(prefix="ec-issuer-bench-validation-") as raw_dir:
-        data_dir = Path(raw_dir)
-        context = sqlite_database(data_dir) if database == "sqlite" else postgres_database(args.postgres_url)
-        with context as url:
-            if url is None:
-                return []
-            threads = server_threads(url, args.threads)
-            print(f"[{database}] starting granian with {args.workers} workers x {threads} threads ...", flush=True)
-            with running_server(args, url, data_dir) as server:
-                token, requests = prepare_http(server)
-                generator = FreshRunsGenerator(pick_generator("wrk").name, wrk, requests)
-                return [
-                    measure(
-                        generator,
-                        server,
-                        LoadSpec(server.port, endpoint, token, args.connections, args.duration),
-                        args.warmup,
-                        database,
-                        data_dir,
-                        (args.workers, threads),
-                    )
-                    for endpoint in (HEALTH, NEW, REPLAY, VERIFY)
-                ]
+    with started_server(database, args, "ec-issuer-bench-validation-") as started:
+        if started is None:
+            return []
+        token, requests = prepare_http(started.server)
+        generator = FreshRunsGenerator(pick_generator("wrk").name, wrk, requests)
+        return measure_endpoints(generator, started, database, args, token, (HEALTH, NEW, REPLAY, VERIFY))
 
 
 def print_targets(results: list[Measurement]) -> None:
