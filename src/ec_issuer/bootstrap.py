@@ -19,7 +19,7 @@ from ec_issuer.attestations.document import ValidationUrls
 from ec_issuer.attestations.service import ValidationAttestations
 from ec_issuer.config import ConfigurationError, Settings, development_admin_token
 from ec_issuer.core.ports import Clock, IdGenerator
-from ec_issuer.core.system import RandomIds, SystemClock
+from ec_issuer.core.system import SystemClock, TimeOrderedIds
 from ec_issuer.core.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from ec_issuer.credentials.downloads import EuropeanFiles
 from ec_issuer.credentials.issuing import CredentialIssuer
@@ -110,7 +110,7 @@ def build(
     policy: AuthorizationPolicy | None = None,
 ) -> Container:
     clock = clock or SystemClock()
-    ids = ids or RandomIds()
+    ids = ids or TimeOrderedIds()
     engine = make_engine(settings.database_url)
     cache = ReadCache(settings.cache_ttl_seconds)
 

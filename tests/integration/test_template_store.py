@@ -12,7 +12,7 @@ import pytest
 
 from ec_issuer.bootstrap import Container
 from ec_issuer.core.encoding import loads
-from ec_issuer.core.system import RandomIds
+from ec_issuer.core.system import TimeOrderedIds
 from ec_issuer.events import catalogue
 from ec_issuer.events.model import OutboxEvent
 from ec_issuer.oid4vci.templates import CredentialTemplate
@@ -57,11 +57,11 @@ def template(template_id: str = "python-101", **changes: Any) -> CredentialTempl
 
 
 def published(container: Container, made: CredentialTemplate, *, replaced: bool = False) -> OutboxEvent:
-    return catalogue.template_published(RandomIds(), container.clock, made, ISSUER.did, "c", replaced=replaced)
+    return catalogue.template_published(TimeOrderedIds(), container.clock, made, ISSUER.did, "c", replaced=replaced)
 
 
 def retired(container: Container, made: CredentialTemplate) -> OutboxEvent:
-    return catalogue.template_retired(RandomIds(), container.clock, made, ISSUER.did, "c")
+    return catalogue.template_retired(TimeOrderedIds(), container.clock, made, ISSUER.did, "c")
 
 
 def test_put_replaces_the_content_and_keeps_when_it_was_made(seeded: Container) -> None:

@@ -45,7 +45,11 @@ def parse_json(raw: bytes) -> Any:
         value = loads(raw)
     except orjson.JSONDecodeError as exc:
         raise MalformedInput(f"the request body is not valid UTF-8 JSON: {exc}", [FieldError("", str(exc))]) from None
-    too_deep = _pointer_deeper_than(value, MAX_JSON_DEPTH)
+    # Each level of nesting opens with its own bracket, so a text with no more brackets than the limit (those
+    # inside strings only add to the count) cannot nest too deep: the walk runs for the rare text that might.
+    too_deep = None
+    if raw.count(b"{") + raw.count(b"[") > MAX_JSON_DEPTH:
+        too_deep = _pointer_deeper_than(value, MAX_JSON_DEPTH)
     if too_deep is not None:
         raise MalformedInput(
             f"the request body nests deeper than {MAX_JSON_DEPTH} levels",

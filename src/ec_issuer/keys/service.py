@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from ec_issuer.core.errors import Conflict, FieldError, InvalidInput, NotFound, Unavailable
 from ec_issuer.core.ports import Clock, IdGenerator
-from ec_issuer.core.system import RandomIds
+from ec_issuer.core.system import TimeOrderedIds
 from ec_issuer.core.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from ec_issuer.events import catalogue
 from ec_issuer.issuers.model import Issuer
@@ -50,7 +50,7 @@ class KeyService:
         self._custodians = custodians
         self._clock = clock
         self._default_custody = default_custody
-        self._ids = ids or RandomIds()
+        self._ids = ids or TimeOrderedIds()
 
     @property
     def backends(self) -> list[str]:

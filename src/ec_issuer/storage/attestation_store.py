@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from ec_issuer.attestations.model import AttestationRecord, OrganizationPrivacy
 from ec_issuer.attestations.ports import DuplicateAttestation
 from ec_issuer.credentials.model import IssuedCredential
+from ec_issuer.storage.prepared_insert import PreparedInsert
 from ec_issuer.storage.repositories import credential_from_row
 from ec_issuer.storage.session import LazyConnection
 from ec_issuer.storage.tables import (
@@ -32,7 +33,7 @@ _BY_RUN = (
     .where(_links.c.run_id == bindparam("run_id"), _links.c.step_run_id == bindparam("step_run_id"))
 )
 _BY_CREDENTIAL = select(_links).where(_links.c.credential_id == bindparam("credential_id"))
-_INSERT = _links.insert()
+_INSERT = PreparedInsert(_links)
 _PRIVACY = select(_organizations).where(_organizations.c.id == bindparam("id"))
 # SQLite names the constrained columns and quotes no values.
 _SQLITE_RUN_TAKEN = "UNIQUE constraint failed: validation_attestations.run_id, validation_attestations.step_run_id"
@@ -45,7 +46,7 @@ class SqlAttestations:
 
     def add(self, record: AttestationRecord) -> None:
         try:
-            self._db.execute(
+            self._db.insert(
                 _INSERT,
                 {
                     "credential_id": record.credential_id,

@@ -10,10 +10,11 @@ from sqlalchemy.orm import aliased
 
 from ec_issuer.events.model import OutboxEvent
 from ec_issuer.events.relay import DEAD, DELIVERED, PENDING, ClaimedEvent, DeadEvent, OutboxStats, Settlement
+from ec_issuer.storage.prepared_insert import PreparedInsert
 from ec_issuer.storage.session import LazyConnection
 from ec_issuer.storage.tables import outbox_events
 
-_INSERT = outbox_events.insert()
+_INSERT = PreparedInsert(outbox_events)
 
 
 class SqlOutbox:
@@ -21,13 +22,13 @@ class SqlOutbox:
         self._db = connection
 
     def add(self, event: OutboxEvent) -> None:
-        self._db.execute(_INSERT, outbox_row(event))
+        self._db.insert(_INSERT, outbox_row(event))
 
 
 def record_events(connection: Connection, events: Sequence[OutboxEvent]) -> None:
     """Write events to the outbox in the caller's transaction (stores that run their own transactions)."""
     if events:
-        connection.execute(_INSERT, [outbox_row(event) for event in events])
+        connection.execute(_INSERT.statement, [outbox_row(event) for event in events])
 
 
 def outbox_row(event: OutboxEvent) -> dict[str, object]:

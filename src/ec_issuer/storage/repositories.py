@@ -15,6 +15,7 @@ from ec_issuer.credentials.ports import DuplicateCredentialId, DuplicateIdempote
 from ec_issuer.issuers.model import Address, Issuer
 from ec_issuer.keys.model import Algorithm, KeyState, SigningKey
 from ec_issuer.storage.cache import ReadCache, Region
+from ec_issuer.storage.prepared_insert import PreparedInsert
 from ec_issuer.storage.session import LazyConnection
 from ec_issuer.storage.tables import (
     CREDENTIAL_PRIMARY_KEY,
@@ -34,7 +35,7 @@ _KEYS_OF_ISSUER = (
 _CLIENT_BY_TOKEN_HASH = select(api_clients).where(api_clients.c.token_hash == bindparam("token_hash"))
 _CLIENT_BY_ID = select(api_clients).where(api_clients.c.id == bindparam("id"))
 _CREDENTIAL_BY_ID = select(issued_credentials).where(issued_credentials.c.id == bindparam("id"))
-_INSERT_CREDENTIAL = issued_credentials.insert()
+_INSERT_CREDENTIAL = PreparedInsert(issued_credentials)
 
 
 class _Repository:
@@ -287,11 +288,11 @@ class SqlCredentials(_Repository):
         }
         try:
             if credential.idempotency_key is None:
-                self._db.execute(_INSERT_CREDENTIAL, row)
+                self._db.insert(_INSERT_CREDENTIAL, row)
             else:
                 # A savepoint keeps the surrounding transaction usable if the idempotency key is taken.
                 with self._db.begin_nested():
-                    self._db.execute(_INSERT_CREDENTIAL, row)
+                    self._db.insert(_INSERT_CREDENTIAL, row)
         except IntegrityError as exc:
             violated = _violated_unique_constraint(exc)
             if violated == IDEMPOTENCY_CONSTRAINT and credential.idempotency_key is not None:

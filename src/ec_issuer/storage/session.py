@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Executable, NestedTransaction, Result
 from sqlalchemy.exc import DBAPIError
+
+from ec_issuer.storage.prepared_insert import PreparedInsert
 
 
 class LazyConnection:
@@ -40,6 +43,14 @@ class LazyConnection:
             result = self._checked_out().execute(statement, parameters)
         self._in_transaction = True
         return result
+
+    def insert(self, statement: PreparedInsert, row: Mapping[str, Any]) -> None:
+        """Run a prepared INSERT (storage/prepared_insert.py) in this unit of work's transaction."""
+        if self.dialect_name != "sqlite":
+            self.execute(statement.statement, dict(row))  # may replace a dead connection first
+            return
+        statement.execute_on_sqlite(self._checked_out(), row)
+        self._in_transaction = True
 
     def begin_nested(self) -> NestedTransaction:
         return self._checked_out().begin_nested()
