@@ -15,7 +15,12 @@ import pytest
 from sqlalchemy import text
 
 from ec_issuer.storage.engine import make_engine
-from ec_issuer.storage.sqlite_writers import QueuedConnection, queued_connection_class
+from ec_issuer.storage.sqlite_writers import (
+    BACKSTOP_AUTOCHECKPOINT_PAGES,
+    CHECKPOINT_EVERY_COMMITS,
+    QueuedConnection,
+    queued_connection_class,
+)
 
 INCREMENTS_PER_PROCESS = 300
 
@@ -49,6 +54,72 @@ def _increment(path: str, times: int, failures: multiprocessing.Queue[str]) -> N
         failures.put(repr(exc))
     finally:
         connection.close()
+
+
+def _append_documents(path: str, transactions: int, failures: multiprocessing.Queue[str]) -> None:
+    connection = _connect(Path(path))
+    try:
+        for _ in range(transactions):
+            connection.execute("INSERT INTO documents (key, body) VALUES (?, ?)", (os.urandom(16), os.urandom(3000)))
+            connection.commit()
+    except sqlite3.Error as exc:
+        failures.put(repr(exc))
+    finally:
+        connection.close()
+
+
+def _documents_database(tmp_path: Path) -> Path:
+    path = tmp_path / "documents.db"
+    with _connect(path) as setup:
+        setup.execute("CREATE TABLE documents (key BLOB NOT NULL UNIQUE, body BLOB NOT NULL)")
+    with _connect(path) as setup:
+        setup.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the table into the database file itself
+    return path
+
+
+def _rows_in_the_database_file_alone(path: Path, scratch: Path) -> int:
+    """What a checkpoint has copied into the database file: a copy of the file without its WAL."""
+    copy = scratch / "file-alone.db"
+    copy.write_bytes(path.read_bytes())
+    with sqlite3.connect(copy) as alone:
+        (count,) = alone.execute("SELECT count(*) FROM documents").fetchone()
+    copy.unlink()
+    return count
+
+
+def test_every_nth_write_transaction_checkpoints_the_wal(tmp_path: Path) -> None:
+    path = _documents_database(tmp_path)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    writer = _connect(path)  # a connection class of its own, so its count starts here
+    for number in range(1, CHECKPOINT_EVERY_COMMITS + 1):
+        writer.execute("INSERT INTO documents (key, body) VALUES (?, ?)", (os.urandom(16), b"x"))
+        writer.commit()
+        copied = _rows_in_the_database_file_alone(path, scratch)
+        assert copied == (number if number == CHECKPOINT_EVERY_COMMITS else 0), number
+    writer.close()
+
+
+def test_writers_in_two_processes_keep_the_wal_small(tmp_path: Path) -> None:
+    # 3,000 transactions of ~4 pages write ~48 MB of WAL frames. Left to SQLite's backstop checkpoint the
+    # WAL file would reach its 40 MB; checkpointed as the queue does it, it restarts long before.
+    path = _documents_database(tmp_path)
+    context = multiprocessing.get_context("spawn")
+    failures: multiprocessing.Queue[str] = context.Queue()
+    processes = [context.Process(target=_append_documents, args=(str(path), 1500, failures)) for _ in range(2)]
+    watcher = _connect(path)  # an idle connection: SQLite deletes the WAL file when the last one closes
+    watcher.execute("SELECT count(*) FROM documents").fetchone()
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(120)
+    assert all(process.exitcode == 0 for process in processes)
+    assert failures.empty(), failures.get()
+    wal_bytes = Path(f"{path}-wal").stat().st_size  # a WAL file never shrinks: the largest it has been
+    watcher.close()
+    assert wal_bytes < BACKSTOP_AUTOCHECKPOINT_PAGES * 4096 / 4, f"WAL grew to {wal_bytes:,} bytes"
+    with _connect(path) as check:
+        assert check.execute("SELECT count(*) FROM documents").fetchone() == (3000,)
 
 
 def test_a_waiting_writer_starts_when_the_holder_commits_not_after_a_busy_sleep(tmp_path: Path) -> None:
