@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from ec_issuer.attestations.model import AttestationRecord, OrganizationPrivacy
 from ec_issuer.attestations.ports import DuplicateAttestation
 from ec_issuer.credentials.model import IssuedCredential
-from ec_issuer.storage.prepared_insert import PreparedInsert
+from ec_issuer.storage.prepared import PreparedInsert, PreparedSelect
 from ec_issuer.storage.repositories import credential_from_row
 from ec_issuer.storage.session import LazyConnection
 from ec_issuer.storage.tables import (
@@ -27,7 +27,7 @@ _organizations = validation_organizations
 # The attestation's own columns carry a prefix: format_version and request_hash exist on both tables.
 _PREFIX = "attestation_"
 # A replay is this one indexed read: the unique (run_id, step_run_id) index, then the credential by its key.
-_BY_RUN = (
+_BY_RUN = PreparedSelect(
     select(issued_credentials, *(column.label(_PREFIX + column.name) for column in _links.c))
     .join(_links, _links.c.credential_id == issued_credentials.c.id)
     .where(_links.c.run_id == bindparam("run_id"), _links.c.step_run_id == bindparam("step_run_id"))
@@ -68,7 +68,7 @@ class SqlAttestations:
             raise
 
     def for_run(self, run_id: str, step_run_id: str) -> tuple[AttestationRecord, IssuedCredential] | None:
-        row = self._db.execute(_BY_RUN, {"run_id": run_id, "step_run_id": step_run_id}).first()
+        row = self._db.first(_BY_RUN, {"run_id": run_id, "step_run_id": step_run_id})
         if row is None:
             return None
         return _record(row, _PREFIX), credential_from_row(row)
@@ -98,7 +98,7 @@ class SqlAttestations:
         )
 
 
-def _record(row: Row[Any], prefix: str) -> AttestationRecord:
+def _record(row: Any, prefix: str) -> AttestationRecord:  # a Row, or a prepared one (storage/prepared.py)
     def column(name: str) -> Any:
         return getattr(row, prefix + name)
 

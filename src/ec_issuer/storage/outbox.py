@@ -10,7 +10,7 @@ from sqlalchemy.orm import aliased
 
 from ec_issuer.events.model import OutboxEvent
 from ec_issuer.events.relay import DEAD, DELIVERED, PENDING, ClaimedEvent, DeadEvent, OutboxStats, Settlement
-from ec_issuer.storage.prepared_insert import PreparedInsert
+from ec_issuer.storage.prepared import PreparedInsert
 from ec_issuer.storage.session import LazyConnection
 from ec_issuer.storage.tables import outbox_events
 

@@ -15,7 +15,7 @@ from ec_issuer.credentials.ports import DuplicateCredentialId, DuplicateIdempote
 from ec_issuer.issuers.model import Address, Issuer
 from ec_issuer.keys.model import Algorithm, KeyState, SigningKey
 from ec_issuer.storage.cache import ReadCache, Region
-from ec_issuer.storage.prepared_insert import PreparedInsert
+from ec_issuer.storage.prepared import PreparedInsert
 from ec_issuer.storage.session import LazyConnection
 from ec_issuer.storage.tables import (
     CREDENTIAL_PRIMARY_KEY,
@@ -387,7 +387,7 @@ def _violated_unique_constraint(exc: IntegrityError) -> str | None:
     return None
 
 
-def credential_from_row(row: Row[Any]) -> IssuedCredential:
+def credential_from_row(row: Any) -> IssuedCredential:  # a Row, or a prepared one (storage/prepared.py)
     return IssuedCredential(
         id=row.id,
         issuer_slug=row.issuer_slug,

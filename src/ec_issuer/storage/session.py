@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Executable, NestedTransaction, Result
 from sqlalchemy.exc import DBAPIError
 
-from ec_issuer.storage.prepared_insert import PreparedInsert
+from ec_issuer.storage.prepared import PreparedInsert, PreparedSelect
 
 
 class LazyConnection:
@@ -45,12 +45,20 @@ class LazyConnection:
         return result
 
     def insert(self, statement: PreparedInsert, row: Mapping[str, Any]) -> None:
-        """Run a prepared INSERT (storage/prepared_insert.py) in this unit of work's transaction."""
+        """Run a prepared INSERT (storage/prepared.py) in this unit of work's transaction."""
         if self.dialect_name != "sqlite":
             self.execute(statement.statement, dict(row))  # may replace a dead connection first
             return
         statement.execute_on_sqlite(self._checked_out(), row)
         self._in_transaction = True
+
+    def first(self, statement: PreparedSelect, parameters: Mapping[str, Any]) -> Any | None:
+        """The first row of a prepared SELECT (storage/prepared.py), or None."""
+        if self.dialect_name != "sqlite":
+            return self.execute(statement.statement, dict(parameters)).first()
+        row = statement.first_on_sqlite(self._checked_out(), parameters)
+        self._in_transaction = True
+        return row
 
     def begin_nested(self) -> NestedTransaction:
         return self._checked_out().begin_nested()

@@ -1,4 +1,5 @@
-"""PreparedInsert on a real SQLite file: the same stored values as SQLAlchemy's own INSERT, the same errors."""
+"""Prepared statements on a real SQLite file: the same values stored and read as through SQLAlchemy, the same
+errors."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, Engine, Integer, LargeBinary, MetaData, String, Table, text
+from sqlalchemy import Column, Engine, Integer, LargeBinary, MetaData, String, Table, bindparam, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from ec_issuer.storage.engine import make_engine
-from ec_issuer.storage.prepared_insert import PreparedInsert
+from ec_issuer.storage.prepared import PreparedInsert, PreparedSelect
 from ec_issuer.storage.session import LazyConnection
 from ec_issuer.storage.types import JsonText, UtcDateTime
 
@@ -110,3 +111,27 @@ def test_rows_with_other_columns_compile_their_own_statement(engine: Engine) -> 
     lazy.commit()
     lazy.close()
     assert stored(engine, "short")[2:5:2] == (None, None)  # later, settings: not sent, so NULL
+
+
+# ------------------------------------------------------------------------------------------------- SELECT
+
+BY_ID = select(things, things.c.count.label("renamed_count")).where(things.c.id == bindparam("wanted"))
+PREPARED_BY_ID = PreparedSelect(BY_ID)
+
+
+def test_a_prepared_select_reads_what_sqlalchemy_reads(engine: Engine) -> None:
+    with engine.begin() as connection:
+        connection.execute(things.insert(), row("one", later=datetime(2027, 1, 1, tzinfo=UTC)))
+        connection.execute(things.insert(), row("two"))
+    lazy = LazyConnection(engine)
+    for identifier in ("one", "two"):
+        prepared = lazy.first(PREPARED_BY_ID, {"wanted": identifier})
+        assert prepared is not None
+        with engine.connect() as connection:
+            expected = connection.execute(BY_ID, {"wanted": identifier}).one()
+        assert tuple(prepared) == tuple(expected)
+        assert prepared.at == expected.at == datetime(2026, 5, 17, 9, 30, 0, 123456, tzinfo=UTC)
+        assert prepared.settings == {"b": 1, "a": [True, None, "\u00e9"]}
+        assert prepared.renamed_count == 3
+    assert lazy.first(PREPARED_BY_ID, {"wanted": "none"}) is None
+    lazy.close()
