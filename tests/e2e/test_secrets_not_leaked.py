@@ -356,7 +356,8 @@ def test_no_secret_in_logs_output_or_answers(
 
     captured = capfd.readouterr()
     logs = log_text(caplog)
-    # The capture really covers the service at DEBUG: SQLAlchemy's statement log is there.
+    # The capture really covers the service at DEBUG: SQLAlchemy's statement log is there, and on SQLite the
+    # log of the statements prepared past it (storage/prepared.py), which INSERTs the credentials.
     assert any(record.name.startswith("sqlalchemy.engine") for record in caplog.get_records("call"))
     assert "INSERT INTO issued_credentials" in logs
     assert found(logs, secrets.everywhere | secrets.in_logs) == []

@@ -20,12 +20,16 @@ a round trip to PostgreSQL dwarfs the overhead, and only that path replaces a co
 
 from __future__ import annotations
 
+import logging
 from collections import namedtuple
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import Connection, Dialect, Select, Table
 from sqlalchemy.exc import DBAPIError, StatementError
+
+# SQLAlchemy's engine log does not see these statements: they are logged here, at DEBUG, without values.
+_log = logging.getLogger(__name__)
 
 BindProcessor = Callable[[Any], Any] | None
 ResultProcessor = Callable[[Any], Any] | None
@@ -50,6 +54,7 @@ class PreparedInsert:
         if not connection.in_transaction():
             connection.begin()  # SQLAlchemy's own bookkeeping: its commit() is what ends the transaction
         driver: Any = connection.connection.driver_connection  # sqlite3.Connection (storage/sqlite_writers.py)
+        _log.debug("%s [prepared, %d values]", sql, len(values))
         try:
             driver.execute(sql, values)
         except dialect.loaded_dbapi.Error as exc:
@@ -80,6 +85,7 @@ class PreparedSelect:
         sql, names, row_type, processors = self._compiled_for(dialect)
         driver: Any = connection.connection.driver_connection  # sqlite3.Connection (storage/sqlite_writers.py)
         values = tuple(parameters[name] for name in names)
+        _log.debug("%s [prepared, %d values]", sql, len(values))
         try:
             raw = driver.execute(sql, values).fetchone()  # the cursor, freed on return, ends the statement
         except dialect.loaded_dbapi.Error as exc:
