@@ -375,6 +375,22 @@ def test_a_taken_idempotency_key_raises_and_the_transaction_goes_on(
         assert uow.credentials.get_by_idempotency_key(client.id, "once") == first
 
 
+def test_a_keyed_credential_is_undone_with_the_rest_of_its_transaction(
+    uow: SqlUnitOfWork, seeded: tuple[Issuer, SigningKey, ApiClient]
+) -> None:
+    # On SQLite a savepoint around the keyed INSERT used to commit it on release, apart from what followed.
+    _, key, client = seeded
+    keyed, after = make_credential(key, client, idempotency_key="undone"), make_credential(key, client)
+    with uow:
+        uow.credentials.add(keyed)
+        uow.credentials.add(after)
+        # left without commit: the unit of work rolls back
+    with uow:
+        assert uow.credentials.get(keyed.id) is None
+        assert uow.credentials.get(after.id) is None
+        assert uow.credentials.get_by_idempotency_key(client.id, "undone") is None
+
+
 def test_a_duplicate_idempotency_key_within_one_transaction_is_refused(
     uow: SqlUnitOfWork, seeded: tuple[Issuer, SigningKey, ApiClient]
 ) -> None:

@@ -290,8 +290,8 @@ class SqlCredentials(_Repository):
             if credential.idempotency_key is None:
                 self._db.insert(_INSERT_CREDENTIAL, row)
             else:
-                # A savepoint keeps the surrounding transaction usable if the idempotency key is taken.
-                with self._db.begin_nested():
+                # The surrounding transaction must stay usable if the idempotency key is taken.
+                with self._db.surviving_failure():
                     self._db.insert(_INSERT_CREDENTIAL, row)
         except IntegrityError as exc:
             violated = _violated_unique_constraint(exc)

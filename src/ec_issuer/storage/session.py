@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Executable, NestedTransaction, Result
+from sqlalchemy import Connection, Engine, Executable, Result
 from sqlalchemy.exc import DBAPIError
 
 from ec_issuer.storage.prepared import PreparedInsert, PreparedSelect
@@ -60,7 +62,16 @@ class LazyConnection:
         self._in_transaction = True
         return row
 
-    def begin_nested(self) -> NestedTransaction:
+    def surviving_failure(self) -> AbstractContextManager[object]:
+        """Wraps a statement whose failure the caller handles, so that the transaction goes on after it.
+
+        PostgreSQL aborts the whole transaction on a failed statement, so there the statement runs in a
+        savepoint. SQLite undoes only the failed statement, and a savepoint there would break atomicity:
+        pysqlite opens no transaction before a SAVEPOINT, so the savepoint itself opens it, and its RELEASE
+        commits everything written so far; what follows runs in a new transaction.
+        """
+        if self.dialect_name == "sqlite":
+            return contextlib.nullcontext()
         return self._checked_out().begin_nested()
 
     def commit(self) -> None:
