@@ -9,6 +9,7 @@ import sqlite3
 import statistics
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -68,6 +69,19 @@ def _append_documents(path: str, transactions: int, failures: multiprocessing.Qu
         connection.close()
 
 
+def _run_in_processes(target: Callable[..., None], arguments: tuple[object, ...], *, processes: int) -> None:
+    """Run target(*arguments, failures) in fresh processes at once; a failure any of them reports fails the test."""
+    context = multiprocessing.get_context("spawn")
+    failures: multiprocessing.Queue[str] = context.Queue()
+    started = [context.Process(target=target, args=(*arguments, failures)) for _ in range(processes)]
+    for process in started:
+        process.start()
+    for process in started:
+        process.join(120)
+    assert all(process.exitcode == 0 for process in started)
+    assert failures.empty(), failures.get()
+
+
 def _documents_database(tmp_path: Path) -> Path:
     path = tmp_path / "documents.db"
     with _connect(path) as setup:
@@ -104,17 +118,9 @@ def test_writers_in_two_processes_keep_the_wal_small(tmp_path: Path) -> None:
     # 3,000 transactions of ~4 pages write ~48 MB of WAL frames. Left to SQLite's backstop checkpoint the
     # WAL file would reach its 40 MB; checkpointed as the queue does it, it restarts long before.
     path = _documents_database(tmp_path)
-    context = multiprocessing.get_context("spawn")
-    failures: multiprocessing.Queue[str] = context.Queue()
-    processes = [context.Process(target=_append_documents, args=(str(path), 1500, failures)) for _ in range(2)]
     watcher = _connect(path)  # an idle connection: SQLite deletes the WAL file when the last one closes
     watcher.execute("SELECT count(*) FROM documents").fetchone()
-    for process in processes:
-        process.start()
-    for process in processes:
-        process.join(120)
-    assert all(process.exitcode == 0 for process in processes)
-    assert failures.empty(), failures.get()
+    _run_in_processes(_append_documents, (str(path), 1500), processes=2)
     wal_bytes = Path(f"{path}-wal").stat().st_size  # a WAL file never shrinks: the largest it has been
     watcher.close()
     assert wal_bytes < BACKSTOP_AUTOCHECKPOINT_PAGES * 4096 / 4, f"WAL grew to {wal_bytes:,} bytes"
@@ -215,17 +221,7 @@ def test_reads_and_a_thread_s_second_connection_do_not_queue(tmp_path: Path) -> 
 
 def test_concurrent_processes_lose_no_update(tmp_path: Path) -> None:
     path = _database(tmp_path)
-    context = multiprocessing.get_context("spawn")
-    failures: multiprocessing.Queue[str] = context.Queue()
-    processes = [
-        context.Process(target=_increment, args=(str(path), INCREMENTS_PER_PROCESS, failures)) for _ in range(3)
-    ]
-    for process in processes:
-        process.start()
-    for process in processes:
-        process.join(120)
-    assert all(process.exitcode == 0 for process in processes)
-    assert failures.empty(), failures.get()
+    _run_in_processes(_increment, (str(path), INCREMENTS_PER_PROCESS), processes=3)
     with _connect(path) as check:
         assert check.execute("SELECT n FROM counter").fetchone() == (3 * INCREMENTS_PER_PROCESS,)
 
