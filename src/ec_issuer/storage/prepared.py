@@ -53,12 +53,7 @@ class PreparedInsert:
             raise StatementError(str(exc), sql, dict(row), exc) from exc
         if not connection.in_transaction():
             connection.begin()  # SQLAlchemy's own bookkeeping: its commit() is what ends the transaction
-        driver: Any = connection.connection.driver_connection  # sqlite3.Connection (storage/sqlite_writers.py)
-        _log.debug("%s [prepared, %d values]", sql, len(values))
-        try:
-            driver.execute(sql, values)
-        except dialect.loaded_dbapi.Error as exc:
-            raise DBAPIError.instance(sql, values, exc, dialect.loaded_dbapi.Error, dialect=dialect) from exc
+        _run_on_driver(connection, sql, values)
 
     def _compiled_for(self, dialect: Dialect, names: tuple[str, ...]) -> tuple[str, list[tuple[str, BindProcessor]]]:
         compiled = self._compiled.get(names)
@@ -81,15 +76,9 @@ class PreparedSelect:
         self._compiled: tuple[str, tuple[str, ...], Callable[..., Any], list[ResultProcessor]] | None = None
 
     def first_on_sqlite(self, connection: Connection, parameters: Mapping[str, Any]) -> Any | None:
-        dialect = connection.dialect
-        sql, names, row_type, processors = self._compiled_for(dialect)
-        driver: Any = connection.connection.driver_connection  # sqlite3.Connection (storage/sqlite_writers.py)
+        sql, names, row_type, processors = self._compiled_for(connection.dialect)
         values = tuple(parameters[name] for name in names)
-        _log.debug("%s [prepared, %d values]", sql, len(values))
-        try:
-            raw = driver.execute(sql, values).fetchone()  # the cursor, freed on return, ends the statement
-        except dialect.loaded_dbapi.Error as exc:
-            raise DBAPIError.instance(sql, values, exc, dialect.loaded_dbapi.Error, dialect=dialect) from exc
+        raw = _run_on_driver(connection, sql, values).fetchone()  # the cursor, freed on return, ends the statement
         if raw is None:
             return None
         return row_type(
@@ -108,3 +97,14 @@ class PreparedSelect:
             row_type = namedtuple("PreparedRow", keys)  # pyright: ignore[reportUntypedNamedTuple]
             self._compiled = (str(compiled), tuple(compiled.positiontup or ()), row_type, processors)
         return self._compiled
+
+
+def _run_on_driver(connection: Connection, sql: str, values: tuple[Any, ...]) -> Any:
+    """The driver's cursor after running `sql`; its errors wrapped as SQLAlchemy wraps them."""
+    dialect = connection.dialect
+    driver: Any = connection.connection.driver_connection  # sqlite3.Connection (storage/sqlite_writers.py)
+    _log.debug("%s [prepared, %d values]", sql, len(values))
+    try:
+        return driver.execute(sql, values)
+    except dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(sql, values, exc, dialect.loaded_dbapi.Error, dialect=dialect) from exc

@@ -158,13 +158,11 @@ class QueuedConnection(sqlite3.Connection):
         """
         try:
             super().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-            descriptor = self._lock_descriptor()
-            thread = self.queue.enter(descriptor)
+            self._queued_thread = self.queue.enter(self._lock_descriptor())
             try:
                 super().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
             finally:
-                if thread is not None:
-                    self.queue.leave(descriptor, thread)
+                self._leave()
         except sqlite3.OperationalError as exc:
             _log.debug("checkpoint skipped: %s", exc)
 
