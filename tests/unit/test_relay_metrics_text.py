@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ec_issuer.events.metrics import render
+from ec_issuer.events.metrics import render, scrape
 from ec_issuer.events.relay import LAG_BUCKETS_SECONDS, OutboxStats, RelayStats
 
 
@@ -58,3 +58,31 @@ def test_every_family_is_declared_once_with_its_type_before_its_samples() -> Non
     assert value(text, "ec_issuer_outbox_pending") == 5
     assert not re.search(r"^ec_issuer_outbox_oldest_pending_age_seconds ", text, re.MULTILINE)  # nothing waits
     assert value(text, 'ec_issuer_relay_published_total{relay="relay-b"}') == 0
+
+
+def test_a_scrape_copies_the_counters_before_counting_the_outbox() -> None:
+    """The relay settles (the outbox row leaves pending) before it counts an event as published. A scrape
+    that counted the outbox first and read the counters afterwards could show an event both pending and
+    published; here the relay publishes while the outbox is being counted."""
+    stats = RelayStats()
+
+    def count_outbox_while_the_relay_publishes() -> OutboxStats:
+        stats.delivered(0.01)  # settled after this count began: the count still holds the event
+        return OutboxStats(pending=1, oldest_pending_age_seconds=0.01, dead=0, delivered=None)
+
+    text = scrape(count_outbox_while_the_relay_publishes, [("relay-a", stats)])
+
+    assert value(text, "ec_issuer_outbox_pending") == 1
+    assert value(text, 'ec_issuer_relay_published_total{relay="relay-a"}') == 0
+    assert value(text, 'ec_issuer_relay_delivery_lag_seconds_count{relay="relay-a"}') == 0
+    assert stats.published == 1  # the live counters went on
+
+
+def test_a_snapshot_of_the_counters_stays_put() -> None:
+    stats = RelayStats()
+    stats.delivered(0.2)
+    copy = stats.snapshot()
+    stats.delivered(0.2)
+    stats.retried += 1
+    assert (copy.published, copy.retried, sum(copy.lag_counts)) == (1, 0, 1)
+    assert (stats.published, stats.retried, sum(stats.lag_counts)) == (2, 1, 2)

@@ -10,7 +10,7 @@ from flask import Response
 
 from ec_issuer.api.context import bearer_auth, caller, services
 from ec_issuer.core.errors import Forbidden
-from ec_issuer.events.metrics import CONTENT_TYPE, render
+from ec_issuer.events.metrics import CONTENT_TYPE, scrape
 
 blueprint = APIBlueprint("metrics", __name__, tag="Operations")
 
@@ -30,6 +30,6 @@ def metrics() -> Response:
     if not caller().is_admin:
         raise Forbidden("metrics are for admin clients")
     container = services()
-    outbox = container.outbox.stats(container.clock.now(), with_delivered=False)
-    text = render(outbox, [(relay.relay_id, relay.stats) for relay in container.relays])
+    relays = [(relay.relay_id, relay.stats) for relay in container.relays]
+    text = scrape(lambda: container.outbox.stats(container.clock.now(), with_delivered=False), relays)
     return Response(text, mimetype=None, content_type=CONTENT_TYPE)

@@ -12,7 +12,7 @@ from ec_issuer.cli.common import container_for_command, print_json
 from ec_issuer.cli.metrics_listener import MetricsListener, parse_address
 from ec_issuer.config import ConfigurationError
 from ec_issuer.core.encoding import format_datetime
-from ec_issuer.events.metrics import render
+from ec_issuer.events.metrics import scrape
 from ec_issuer.events.ports import PublishFailed
 from ec_issuer.events.relay import OutboxRelay, RelayPolicy
 
@@ -41,7 +41,9 @@ def relay(once: bool, batch_size: int, metrics_address: str | None) -> None:
         try:
             listener = MetricsListener(
                 address,
-                lambda: render(outbox.stats(clock.now(), with_delivered=False), [(worker.relay_id, worker.stats)]),
+                lambda: scrape(
+                    lambda: outbox.stats(clock.now(), with_delivered=False), [(worker.relay_id, worker.stats)]
+                ),
             )
         except OSError as exc:
             raise click.ClickException(f"cannot serve metrics at {metrics_address}: {exc}") from None

@@ -6,11 +6,19 @@ metric has one name and one meaning wherever it is scraped.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ec_issuer.events.relay import LAG_BUCKETS_SECONDS, OutboxStats, RelayStats
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def scrape(count_outbox: Callable[[], OutboxStats], relays: Sequence[tuple[str, RelayStats]]) -> str:
+    """One scrape: the relays' counters, then the outbox. A relay counts an event as published only after
+    its settlement committed, so copying the counters first means the outbox depth read next can no longer
+    hold an event those counters already show as published."""
+    counters = [(relay_id, stats.snapshot()) for relay_id, stats in relays]
+    return render(count_outbox(), counters)
 
 
 def render(outbox: OutboxStats | None, relays: Sequence[tuple[str, RelayStats]]) -> str:
@@ -56,7 +64,7 @@ def _relays(relays: Sequence[tuple[str, RelayStats]]) -> list[str]:
     metric = "ec_issuer_relay_delivery_lag_seconds"
     lines += _family(metric, "histogram", "From an event's recording to the broker's confirmation of it.")
     for relay_id, stats in relays:
-        counts = list(stats.lag_counts)  # a copy: the relay goes on counting while this renders
+        counts = list(stats.lag_counts)  # a copy, for callers that pass live counters
         cumulative = 0
         for bound, count in zip(LAG_BUCKETS_SECONDS, counts, strict=False):
             cumulative += count

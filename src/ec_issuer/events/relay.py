@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import dataclasses
 import logging
 import threading
 import uuid
@@ -99,6 +100,10 @@ class RelayStats:
     # Delivery lag (event time to the broker's confirmation) of each published event, per bucket.
     lag_counts: list[int] = field(default_factory=lambda: [0] * (len(LAG_BUCKETS_SECONDS) + 1))
     lag_sum_seconds: float = 0.0
+
+    def snapshot(self) -> RelayStats:
+        """A copy that stays put while the relay goes on counting."""
+        return dataclasses.replace(self, lag_counts=list(self.lag_counts))
 
     def delivered(self, lag_seconds: float) -> None:
         self.published += 1
