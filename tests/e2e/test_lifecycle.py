@@ -260,3 +260,38 @@ def test_an_unreachable_list_is_unknown_never_valid(
     failed = [c for c in verification.checks if c.passed is False]
     assert {c.name for c in failed} == {"status:revocation", "status:token"}
     assert all("connection refused" in c.detail for c in failed)
+
+
+def test_a_list_checked_before_is_distrusted_once_its_key_is_revoked(
+    http: FlaskClient, container: Container, clock: SettableClock, issuer: Issuer, auth: dict[str, str]
+) -> None:
+    """The verifier remembers list signatures it checked; revoking the key that signed a list must still
+    make that list untrusted at the next verification. The credential is signed with the issuer's EdDSA key,
+    the lists with its ES256 key, so that only the lists lose their key."""
+    issued = issue(http, auth, algorithm="EdDSA")
+    lists_only = CredentialVerifier(
+        container.key_resolver,
+        Ob3SchemaValidator(),
+        clock,
+        statuses=None,
+        status_lists=LocalFirstStatusLists(StatusListUrls("https://issuer.test"), container.status_lists, None),
+    )
+    for _ in range(2):  # the second verification is answered from the remembered list signatures
+        before = lists_only.verify(issued["jws"])
+        assert before.verified, before.errors
+    reference = parse_compact(issued["jws"]).payload_json()["status"]["status_list"]
+    served = fetch_list(http, reference["uri"], accept="application/statuslist+jwt").get_data(as_text=True)
+    list_kid = parse_compact(served).header["kid"]
+    assert list_kid != parse_compact(issued["jws"]).header["kid"]
+
+    fragment = list_kid.rsplit("#", 1)[1]
+    revoked = http.post(f"/api/v1/issuers/acme/keys/{fragment}/revoke", json={"reason": "test"}, headers=auth)
+    assert json_of(revoked)["state"] == "revoked", json_of(revoked)
+
+    after = lists_only.verify(issued["jws"])
+    status_checks = {c.name: c for c in after.checks if c.name.startswith("status:")}
+    assert set(status_checks) == {"status:revocation", "status:token"}
+    for check in status_checks.values():
+        assert check.passed is False
+        assert "revoked key" in check.detail, check.detail
+    assert (after.verified, after.status) == (False, "unknown")

@@ -6,15 +6,17 @@ A list that cannot be retrieved or verified makes the status *unknown*, which ne
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from ec_issuer.core.encoding import loads
+from ec_issuer.core.encoding import dumps_canonical, loads
 from ec_issuer.core.vcdm import issuer_id as document_issuer
 from ec_issuer.keys.resolution import KeyResolver
 from ec_issuer.signing.data_integrity.verifier import DataIntegrityVerifier
-from ec_issuer.signing.jose import VC_JWT_MEDIA_TYPE, MalformedJws, parse_compact, verify_signature
+from ec_issuer.signing.jose import VC_JWT_MEDIA_TYPE, CompactJws, MalformedJws, parse_compact, verify_signature
 from ec_issuer.status.bitstring import BitstringStatusList
 from ec_issuer.status.lists import BITSTRING_CREDENTIAL_TYPE, BITSTRING_ENTRY_TYPE
 from ec_issuer.status.ports import StatusListSource, StatusListUnavailable
@@ -44,11 +46,51 @@ class _Unknown(Exception):
     pass
 
 
+class VerifiedListSignatures:
+    """The outcome of checking a status list token's signature, remembered by token and public key.
+
+    Every verification of an issuer's credentials reads the same few lists, and a list is signed again
+    only when it is republished, so without this most of a status check is the same signature checked over
+    and over. Checking given bytes under a given public key always gives the same answer, so remembering it
+    is safe; whether that key may still be trusted (revoked, or another issuer's) is decided on every call,
+    before this is asked. Bounded: the least recently used outcome is forgotten first."""
+
+    def __init__(self, capacity: int = 256) -> None:
+        self._capacity = capacity
+        self._outcomes: OrderedDict[tuple[str, bytes], bool] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def verifies(self, token: str, jws: CompactJws, jwk: dict[str, Any]) -> bool:
+        key = (token, dumps_canonical(jwk))
+        with self._lock:
+            known = self._outcomes.get(key)
+            if known is not None:
+                self._outcomes.move_to_end(key)
+                return known
+        outcome = verify_signature(jws, jwk)
+        with self._lock:
+            self._outcomes[key] = outcome
+            if len(self._outcomes) > self._capacity:
+                self._outcomes.popitem(last=False)
+        return outcome
+
+
 class StatusListChecker:
-    def __init__(self, source: StatusListSource, keys: KeyResolver, proofs: DataIntegrityVerifier) -> None:
+    def __init__(
+        self,
+        source: StatusListSource,
+        keys: KeyResolver,
+        proofs: DataIntegrityVerifier,
+        signatures: VerifiedListSignatures | None = None,
+    ) -> None:
         self._source = source
         self._keys = keys
         self._proofs = proofs
+        self._signatures = signatures or VerifiedListSignatures()
+
+    def resolving_with(self, keys: KeyResolver) -> StatusListChecker:
+        """The same checker, resolving keys through ``keys`` (one verification's ResolvedOnce)."""
+        return StatusListChecker(self._source, keys, DataIntegrityVerifier(keys), self._signatures)
 
     def bitstring_findings(
         self, credential: dict[str, Any], issuer_id: str | None, now: datetime
@@ -165,7 +207,7 @@ class StatusListChecker:
             raise _Unknown("the list is signed by an unknown or revoked key")
         if issuer_id is not None and resolved.controller not in (None, issuer_id):
             raise _Unknown("the list is signed by another issuer's key")
-        if not verify_signature(jws, resolved.jwk):
+        if not self._signatures.verifies(token, jws, resolved.jwk):
             raise _Unknown("the list's signature does not verify")
         if not isinstance(payload, dict):
             raise _Unknown("the list's payload is not a JSON object")

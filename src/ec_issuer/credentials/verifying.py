@@ -16,7 +16,7 @@ from ec_issuer.credentials.families import family_of
 from ec_issuer.credentials.model import CredentialStatus, IssuedCredential
 from ec_issuer.credentials.schema import CredentialSchemaValidator
 from ec_issuer.credentials.status_checks import StatusFinding, StatusListChecker
-from ec_issuer.keys.resolution import KeyResolver
+from ec_issuer.keys.resolution import KeyResolver, ResolvedOnce
 from ec_issuer.signing.data_integrity.verifier import DataIntegrityVerifier
 from ec_issuer.signing.jose import (
     SUPPORTED_ALGORITHMS,
@@ -95,13 +95,21 @@ class CredentialVerifier:
         credential = cast(dict[str, Any], credential)
         checks = [Check("format", True, "compact JWS with a JSON object payload")]
         issuer_id = document_issuer(credential)
+        keys = ResolvedOnce(self._keys)
+        lists = self._lists.resolving_with(keys) if self._lists is not None else None
         checks.append(_header_check(jws.header))
-        checks.extend(self._key_and_signature_checks(jws, issuer_id))
+        checks.extend(self._key_and_signature_checks(jws, issuer_id, keys))
         checks.append(_claims_check(credential, issuer_id))
         signed = any(check.name == "signature" and check.passed for check in checks)
-        finding = self._lists.token_finding(credential, issuer_id) if self._lists is not None and signed else None
+        finding = lists.token_finding(credential, issuer_id) if lists is not None and signed else None
         return self._conclude(
-            credential, issuer_id, checks, self._clock.now(), secured=signed, token=[finding] if finding else []
+            credential,
+            issuer_id,
+            checks,
+            self._clock.now(),
+            secured=signed,
+            token=[finding] if finding else [],
+            lists=lists,
         )
 
     def verify_stored(self, credential: IssuedCredential) -> Verification:
@@ -140,7 +148,9 @@ class CredentialVerifier:
         proofs = self._proofs.verify(credential, now=now)
         for proof in proofs.proofs:
             checks.append(Check("proof", proof.verified, f"proof {proof.index} ({proof.cryptosuite}): {proof.detail}"))
-        return self._conclude(credential, document_issuer(credential), checks, now, secured=proofs.verified)
+        return self._conclude(
+            credential, document_issuer(credential), checks, now, secured=proofs.verified, lists=self._lists
+        )
 
     def _conclude(
         self,
@@ -150,6 +160,7 @@ class CredentialVerifier:
         now: datetime,
         *,
         secured: bool,
+        lists: StatusListChecker | None,
         token: list[StatusFinding] | None = None,
     ) -> Verification:
         """The checks every securing mechanism shares (schema, validity, stored status, published status
@@ -159,8 +170,8 @@ class CredentialVerifier:
         stored = self._status(credential, issuer_id, now)
         checks.append(stored)
         findings = list(token or [])
-        if self._lists is not None and secured:  # an unsigned credential's list URLs are not worth a fetch
-            findings = self._lists.bitstring_findings(credential, issuer_id, now) + findings
+        if lists is not None and secured:  # an unsigned credential's list URLs are not worth a fetch
+            findings = lists.bitstring_findings(credential, issuer_id, now) + findings
         checks.extend(Check(f"status:{f.source}", f.outcome == "clear", f"{f.outcome}: {f.detail}") for f in findings)
         credential_id = credential.get("id")
         return Verification(
@@ -173,7 +184,7 @@ class CredentialVerifier:
             errors=[f"{c.name}: {c.detail}" for c in checks if c.passed is False],
         )
 
-    def _key_and_signature_checks(self, jws: CompactJws, issuer_id: str | None) -> list[Check]:
+    def _key_and_signature_checks(self, jws: CompactJws, issuer_id: str | None, keys: KeyResolver) -> list[Check]:
         kid = jws.header.get("kid")
         if not isinstance(kid, str) or not kid:
             return [Check("key", False, "the header names no kid"), Check("signature", None, "no key to verify with")]
@@ -184,7 +195,7 @@ class CredentialVerifier:
                 Check("key", False, "the kid contains a control character: no published key has such an id"),
                 Check("signature", None, "no key to verify with"),
             ]
-        resolved = self._keys.resolve(kid)
+        resolved = keys.resolve(kid)
         if resolved is None:
             return [
                 Check("key", False, f"unknown key {kid}: not published by a known issuer"),

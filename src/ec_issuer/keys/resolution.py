@@ -22,6 +22,23 @@ class KeyResolver(Protocol):
     def resolve(self, kid: str) -> ResolvedKey | None: ...
 
 
+class ResolvedOnce:
+    """Asks the resolver it wraps once per kid, for one verification.
+
+    A credential and each of its status lists are usually signed by the same issuer key: asked once, that
+    key is read from storage once per verification instead of once per signature, and every check of the
+    verification sees it in the same state (revoked or not)."""
+
+    def __init__(self, keys: KeyResolver) -> None:
+        self._keys = keys
+        self._resolved: dict[str, ResolvedKey | None] = {}
+
+    def resolve(self, kid: str) -> ResolvedKey | None:
+        if kid not in self._resolved:
+            self._resolved[kid] = self._keys.resolve(kid)
+        return self._resolved[kid]
+
+
 class StoredKeyResolver:
     """Resolves the keys of this deployment's issuers (the same records JWKS and did:web publish, revocation
     included), and any other did:key from its identifier; other DIDs are never fetched."""
