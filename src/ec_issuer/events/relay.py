@@ -102,13 +102,17 @@ class RelayStats:
     lag_sum_seconds: float = 0.0
 
     def snapshot(self) -> RelayStats:
-        """A copy that stays put while the relay goes on counting."""
-        return dataclasses.replace(self, lag_counts=list(self.lag_counts))
+        """A copy that stays put while the relay goes on counting. The counters are read before the
+        histogram's buckets, and `delivered` fills the histogram before the counter, so a copy never shows
+        an event as published without its delay."""
+        copy = dataclasses.replace(self)
+        copy.lag_counts = list(self.lag_counts)
+        return copy
 
     def delivered(self, lag_seconds: float) -> None:
-        self.published += 1
         self.lag_sum_seconds += lag_seconds
         self.lag_counts[bisect.bisect_left(LAG_BUCKETS_SECONDS, lag_seconds)] += 1
+        self.published += 1
 
 
 class OutboxRelay:
