@@ -48,6 +48,7 @@ from ec_issuer.oid4vci.external_as import ExternalAuthorizationServer
 from ec_issuer.oid4vci.metadata import IssuerEndpoints
 from ec_issuer.oid4vci.service import DpopPolicy, Oid4vciIssuer
 from ec_issuer.oid4vci.template_service import CredentialTemplates
+from ec_issuer.public_verification.artefacts import DrawnArtefacts
 from ec_issuer.status.lists import StatusListUrls
 from ec_issuer.status.ports import StatusListSource
 from ec_issuer.status.publication import StatusListPublisher
@@ -95,6 +96,8 @@ class Container:
     eseal: ConfiguredSeal | None = None  # the seal of European Digital Credentials, when configured
     # Relays running inside this process (RELAY_IN_SERVICE), whose counters GET /metrics reports.
     relays: list[OutboxRelay] = field(default_factory=list[OutboxRelay])
+    # Certificates and badges drawn by this process, for the next request for the same drawing.
+    drawn_artefacts: DrawnArtefacts = field(default_factory=DrawnArtefacts)
 
 
 def derive_secret(master: str, purpose: str) -> bytes:

@@ -21,6 +21,7 @@ from flask.testing import FlaskClient
 from PIL import Image
 
 from ec_issuer.access.commands import CreateClient
+from ec_issuer.api import routes_verification
 from ec_issuer.api.app import create_app
 from ec_issuer.api.uploads import INLINE_FILE_MAX_BYTES
 from ec_issuer.bootstrap import Container, build
@@ -403,6 +404,24 @@ def test_the_certificate_is_an_a4_pdf_with_the_pages_qr_code(http: FlaskClient, 
     assert response.headers["Cache-Control"] == "no-cache"
     unchanged = http.get(f"/credentials/{key}/certificate.pdf", headers={"If-None-Match": response.headers["ETag"]})
     assert unchanged.status_code == 304 and unchanged.data == b""
+
+
+def test_a_certificate_is_drawn_once_for_repeated_requests(
+    http: FlaskClient, validation: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    drawn: list[str] = []
+    real = routes_verification.certificate_pdf
+
+    def counting(*args: Any) -> bytes:
+        drawn.append("certificate")
+        return real(*args)
+
+    monkeypatch.setattr(routes_verification, "certificate_pdf", counting)
+    key = validation["id"].removeprefix("urn:uuid:")
+    first, second = (http.get(f"/credentials/{key}/certificate.pdf") for _ in range(2))
+    assert first.status_code == second.status_code == 200
+    assert first.data == second.data and first.headers["ETag"] == second.headers["ETag"]
+    assert drawn == ["certificate"]
 
 
 def test_the_badge_is_a_square_png_with_the_pages_qr_code(http: FlaskClient, validation: dict[str, Any]) -> None:

@@ -43,7 +43,7 @@ from ec_issuer.core.encoding import format_datetime, loads
 from ec_issuer.core.errors import FieldError, Forbidden, InvalidInput, NotFound, Unauthenticated
 from ec_issuer.credentials.verifying import Verification
 from ec_issuer.elm.page import format_date
-from ec_issuer.public_verification.artefacts import badge_png, certificate_pdf
+from ec_issuer.public_verification.artefacts import artefact_tag, badge_png, certificate_pdf
 from ec_issuer.public_verification.facts import PublicFacts
 from ec_issuer.public_verification.service import (
     CredentialView,
@@ -280,17 +280,20 @@ def _artefact(credential_id: str, media_type: str, name: str) -> Response:
     if view is None or view.facts.validation is None:
         raise NotFound(f"no validation credential '{credential_id}' was issued here")
     key = page_key(view.record.id) or ""
-    now = services().clock.now()
-    # What the drawing depends on; the day is in it because the certificate dates the status it shows.
-    tag = hashlib.sha256(f"{name}|{view.record.id}|{view.verdict.value}|{now.date()}|1".encode()).hexdigest()[:32]
+    container = services()
+    now = container.clock.now()
+    tag = artefact_tag(name, view.record.id, view.verdict, now.date())
     if tag in request.if_none_match:
         response = Response(status=304)
     else:
         url = page_url(key)
-        data = (
-            certificate_pdf(view.facts, view.verdict, url, now)
-            if name == "certificate.pdf"
-            else badge_png(view.facts, view.verdict, url)
+        data = container.drawn_artefacts.get(
+            tag,
+            lambda: (
+                certificate_pdf(view.facts, view.verdict, url, now)
+                if name == "certificate.pdf"
+                else badge_png(view.facts, view.verdict, url)
+            ),
         )
         response = Response(data, mimetype=media_type)
         response.headers.set("Content-Disposition", "inline", filename=f"{key}-{name}")

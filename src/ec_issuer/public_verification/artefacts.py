@@ -10,10 +10,12 @@ They carry no more than the public verification page shows.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import threading
-from collections.abc import Sequence
-from datetime import datetime
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
 from typing import Final
 
 import segno
@@ -62,6 +64,45 @@ _VERDICT_COLOURS: Final = {
     Verdict.INVALID: "#c62828",
     Verdict.UNKNOWN: "#5b6573",
 }
+
+
+def artefact_tag(name: str, credential_id: str, verdict: Verdict, day: date) -> str:
+    """What a drawing depends on, as an entity tag: the artefact, the credential, the status it shows, and the
+    day (a certificate dates the status it shows). Bump the trailing version when the drawing changes."""
+    return hashlib.sha256(f"{name}|{credential_id}|{verdict.value}|{day}|1".encode()).hexdigest()[:32]
+
+
+class DrawnArtefacts:
+    """Certificates and badges drawn already, by their entity tag (`artefact_tag`).
+
+    Drawing a certificate costs about a tenth of a second of CPU, and the same few links are opened again and
+    again (the QR code and shared links point at them): without this, anyone could keep a worker busy by
+    reloading one certificate. A tag names everything the drawing depends on, so a drawing found here is the
+    one that would be drawn now. Bounded by total size; the least recently used drawing goes first."""
+
+    def __init__(self, max_bytes: int = 32 * 1024 * 1024) -> None:
+        self._max_bytes = max_bytes
+        self._held_bytes = 0
+        self._drawings: OrderedDict[str, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, tag: str, draw: Callable[[], bytes]) -> bytes:
+        with self._lock:
+            drawn = self._drawings.get(tag)
+            if drawn is not None:
+                self._drawings.move_to_end(tag)
+                return drawn
+        drawn = draw()  # outside the lock: two first requests for one tag may both draw, and that is harmless
+        if len(drawn) > self._max_bytes:
+            return drawn
+        with self._lock:
+            if tag not in self._drawings:
+                self._drawings[tag] = drawn
+                self._held_bytes += len(drawn)
+            while self._held_bytes > self._max_bytes:
+                _, forgotten = self._drawings.popitem(last=False)
+                self._held_bytes -= len(forgotten)
+        return drawn
 
 
 def certificate_pdf(facts: PublicFacts, verdict: Verdict, page_url: str, now: datetime) -> bytes:
