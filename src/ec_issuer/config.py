@@ -20,6 +20,8 @@ MAX_STATUS_LIST_SIZE = 16 * 1024 * 1024
 DEFAULT_STATUS_LIST_TTL_SECONDS = 300
 DEFAULT_EXPIRY_SWEEP_SECONDS = 60.0
 DEFAULT_VERIFY_FILE_MAX_BYTES = 50 * 1024 * 1024
+DEFAULT_PUBLIC_RATE_PER_MINUTE = 600
+DEFAULT_PUBLIC_RATE_BURST = 60
 DEVELOPMENT = "development"
 PRODUCTION = "production"
 
@@ -141,6 +143,12 @@ class Settings:
     elm_seal: ElmSealSettings | None = None
     # The largest file the public verification page and API hash for a visitor (docs/verification.md).
     verify_file_max_bytes: int = DEFAULT_VERIFY_FILE_MAX_BYTES
+    # Anonymous requests to the public verification page, file check, artefacts and verify API, per client
+    # address and worker process: a burst, refilled at a rate per minute (0: no limit; api/rate_limits.py).
+    public_rate_per_minute: int = DEFAULT_PUBLIC_RATE_PER_MINUTE
+    public_rate_burst: int = DEFAULT_PUBLIC_RATE_BURST
+    # Reverse proxies in front of the service whose X-Forwarded-For is trusted for the client's address.
+    trusted_proxy_hops: int = 0
 
     @property
     def is_development(self) -> bool:
@@ -202,6 +210,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, mode: str | None 
         raise ConfigurationError("STATUS_LIST_TTL_SECONDS must be between 1 and 86400")
     if verify_file_max_bytes < 1:
         raise ConfigurationError("VERIFY_FILE_MAX_BYTES must be at least 1")
+    public_rate_per_minute, public_rate_burst, trusted_proxy_hops = _public_allowance(env)
     if expiry_sweep_seconds < 0:
         raise ConfigurationError("EXPIRY_SWEEP_SECONDS must not be negative")
     event_broker = env.get("EVENT_BROKER", "none")
@@ -264,7 +273,25 @@ def load_settings(environ: Mapping[str, str] | None = None, *, mode: str | None 
         rabbitmq_url=_secret(env, "RABBITMQ_URL") or "amqp://guest:guest@127.0.0.1:5672/",
         elm_seal=_elm_seal_settings(env, data_dir, development=dev),
         verify_file_max_bytes=verify_file_max_bytes,
+        public_rate_per_minute=public_rate_per_minute,
+        public_rate_burst=public_rate_burst,
+        trusted_proxy_hops=trusted_proxy_hops,
     )
+
+
+def _public_allowance(env: Mapping[str, str]) -> tuple[int, int, int]:
+    """PUBLIC_RATE_PER_MINUTE, PUBLIC_RATE_BURST and TRUSTED_PROXY_HOPS (api/rate_limits.py)."""
+    try:
+        per_minute = int(env.get("PUBLIC_RATE_PER_MINUTE", str(DEFAULT_PUBLIC_RATE_PER_MINUTE)))
+        burst = int(env.get("PUBLIC_RATE_BURST", str(DEFAULT_PUBLIC_RATE_BURST)))
+        proxy_hops = int(env.get("TRUSTED_PROXY_HOPS", "0"))
+    except ValueError as exc:
+        raise ConfigurationError(f"a numeric setting is not a number: {exc}") from None
+    if per_minute < 0 or not 1 <= burst <= 100_000:
+        raise ConfigurationError("PUBLIC_RATE_PER_MINUTE must be 0 or more, PUBLIC_RATE_BURST from 1 to 100000")
+    if not 0 <= proxy_hops <= 10:
+        raise ConfigurationError("TRUSTED_PROXY_HOPS must be between 0 and 10")
+    return per_minute, burst, proxy_hops
 
 
 def _elm_seal_settings(env: Mapping[str, str], data_dir: Path, *, development: bool) -> ElmSealSettings | None:

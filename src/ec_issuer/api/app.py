@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from apiflask import APIFlask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ec_issuer import __version__
 from ec_issuer.api import (
@@ -23,6 +24,8 @@ from ec_issuer.api import (
 from ec_issuer.api.context import EXTENSION_KEY, bearer_auth
 from ec_issuer.api.http import refuse_control_characters_in_url
 from ec_issuer.api.problems import apiflask_error, register_error_handlers
+from ec_issuer.api.rate_limits import EXTENSION_KEY as RATE_LIMITS_KEY
+from ec_issuer.api.rate_limits import TokenBuckets
 from ec_issuer.bootstrap import Container
 
 
@@ -50,6 +53,12 @@ def create_app(container: Container) -> APIFlask:
         },
     )
     app.extensions[EXTENSION_KEY] = container
+    settings = container.settings
+    if settings.public_rate_per_minute > 0:
+        app.extensions[RATE_LIMITS_KEY] = TokenBuckets(settings.public_rate_per_minute, settings.public_rate_burst)
+    if settings.trusted_proxy_hops > 0:
+        # Only the client's address is taken from the proxies: public URLs come from ISSUER_BASE_URL.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_hops)
     app.before_request(refuse_control_characters_in_url)
     app.register_blueprint(routes_public.blueprint)
     app.register_blueprint(routes_admin.blueprint)

@@ -19,6 +19,7 @@ from ec_issuer.core.errors import (
     InvalidInput,
     MalformedInput,
     NotFound,
+    RateLimited,
     Unauthenticated,
     Unavailable,
     UpstreamFailed,
@@ -38,6 +39,7 @@ _STATUS_OF: list[tuple[type[DomainError], int, str]] = [
     (Gone, 410, "gone"),
     (Conflict, 409, "conflict"),
     (InvalidInput, 422, "invalid-input"),
+    (RateLimited, 429, "too-many-requests"),
     (Unavailable, 503, "unavailable"),
     (UpstreamFailed, 502, "bad-gateway"),
     (UpstreamTimeout, 504, "gateway-timeout"),
@@ -79,6 +81,8 @@ def from_domain_error(error: DomainError) -> Response:
     for error_type, status, kind in _STATUS_OF:
         if isinstance(error, error_type):
             headers = _HEADERS_FOR_STATUS.get(status)
+            if isinstance(error, RateLimited):
+                headers = {"Retry-After": str(error.retry_after_seconds)}
             title = kind.replace("-", " ").capitalize()
             return problem_response(
                 status,

@@ -55,6 +55,7 @@ _ERRORS = {
     413: "Too large",
     415: "Unsupported media type",
     422: "Invalid input",
+    429: "Too many account-free requests from this address for now (PUBLIC_RATE_PER_MINUTE); see Retry-After",
 }
 
 
@@ -176,7 +177,7 @@ def _algorithm(options: JsonObject) -> Any:
         "`file` part (up to VERIFY_FILE_MAX_BYTES); these answer with each check (signature, status, validity, "
         "`contentHash`) and a `verdict` (docs/verification.md)."
     ),
-    responses=_problems(400, 401, 403, 413, 415, 422),
+    responses=_problems(400, 401, 403, 413, 415, 422, 429),
     security=[{"BearerAuth": []}, {}],
 )
 def verify_credential() -> Response:

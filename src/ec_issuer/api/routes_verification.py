@@ -29,6 +29,7 @@ from ec_issuer.access.model import ApiClient
 from ec_issuer.api.context import services
 from ec_issuer.api.http import JSON_MEDIA_TYPE, json_response
 from ec_issuer.api.presenters import credential_summary, verification_out
+from ec_issuer.api.rate_limits import spend_public_allowance
 from ec_issuer.api.schemas import Problem
 from ec_issuer.api.uploads import (
     MULTIPART_MEDIA_TYPE,
@@ -78,11 +79,18 @@ _PAGE_HEADERS: Final = {
 _CONTENT_QUOTING_CHECKS: Final = frozenset({"schema", "payload"})
 _ANONYMOUS_VERIFY_MEMBERS: Final = ("credentialId", "jws", "file")
 
+_RATE_LIMITED: dict[int | str, Any] = {
+    429: {
+        "description": "Too many requests from this address for now (PUBLIC_RATE_PER_MINUTE); see Retry-After",
+        "content": {"application/problem+json": {"schema": Problem}},
+    }
+}
 _RESPONSES: dict[int | str, Any] = {
     404: {
         "description": "No such credential (the HTML page then says Unknown)",
         "content": {"application/problem+json": {"schema": Problem}},
-    }
+    },
+    **_RATE_LIMITED,
 }
 
 
@@ -119,6 +127,7 @@ def page_url(key: str) -> str:
     responses=_RESPONSES,
 )
 def page(credential_id: str) -> Response:
+    spend_public_allowance()
     wants_json = _prefers_json()
     client = _optional_client() if wants_json else None
     view = _public().view(credential_id)
@@ -221,6 +230,7 @@ def _dates(facts: PublicFacts) -> dict[str, str | None]:
     responses=_RESPONSES,
 )
 def check_file(credential_id: str) -> Response:
+    spend_public_allowance()
     accept_files_up_to(services().settings.verify_file_max_bytes)
     view = _public().view(credential_id)
     if view is None:
@@ -276,6 +286,7 @@ def badge(credential_id: str) -> Response:
 
 
 def _artefact(credential_id: str, media_type: str, name: str) -> Response:
+    spend_public_allowance()
     view = _public().view(credential_id)
     if view is None or view.facts.validation is None:
         raise NotFound(f"no validation credential '{credential_id}' was issued here")
@@ -350,6 +361,7 @@ def is_anonymous_shape(body: Any) -> bool:
 
 def verify_anonymously(body: dict[str, Any] | None) -> Response:
     """Verify a stored credential by id, or a compact JWS, optionally against the original file."""
+    spend_public_allowance()
     client = _optional_client()
     if body is not None:
         credential_id, token, file = _json_shape(body)

@@ -73,3 +73,10 @@ class UpstreamFailed(DomainError):
 
 class UpstreamTimeout(DomainError):
     """A service the action is handed to did not answer in time (maps to 504); it may have acted anyway."""
+
+
+@dataclass(eq=False)
+class RateLimited(DomainError):
+    """The caller has used up its allowance of requests for now (maps to 429, with Retry-After)."""
+
+    retry_after_seconds: int = 1
