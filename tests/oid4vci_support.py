@@ -16,8 +16,8 @@ from ec_issuer.bootstrap import Container, build
 from ec_issuer.core.encoding import b64url_encode, dumps
 from ec_issuer.keys.jwk import public_jwk
 from ec_issuer.oid4vci.commands import CreateOffer
+from ec_issuer.oid4vci.dpop_binding import PresentedToken
 from ec_issuer.oid4vci.model import PRE_AUTHORIZED_GRANT
-from ec_issuer.oid4vci.service import PresentedToken
 from ec_issuer.oid4vci.template_commands import parse_template
 from tests.agent_stub import agent_settings, running_agent
 from tests.support import award_body

@@ -44,9 +44,10 @@ from ec_issuer.keys.service import KeyService
 from ec_issuer.oid4vci.agent import SSI_AGENT, AgentDelivery
 from ec_issuer.oid4vci.agent_events import AgentEvents
 from ec_issuer.oid4vci.delivery import BuiltInDelivery, OfferDelivery, WalletEndpoints
+from ec_issuer.oid4vci.dpop_binding import DpopPolicy
 from ec_issuer.oid4vci.external_as import ExternalAuthorizationServer
 from ec_issuer.oid4vci.metadata import IssuerEndpoints
-from ec_issuer.oid4vci.service import DpopPolicy, Oid4vciIssuer
+from ec_issuer.oid4vci.service import Oid4vciIssuer
 from ec_issuer.oid4vci.template_service import CredentialTemplates
 from ec_issuer.public_verification.artefacts import DrawnArtefacts
 from ec_issuer.status.lists import StatusListUrls

@@ -29,6 +29,7 @@ from ec_issuer.oid4vci.commands import CreateOffer
 from ec_issuer.oid4vci.configurations import configuration_named
 from ec_issuer.oid4vci.delivery import OfferDelivery, OfferView
 from ec_issuer.oid4vci.dpop import DPOP_ALGORITHMS, DpopRequest
+from ec_issuer.oid4vci.dpop_binding import PresentedToken
 from ec_issuer.oid4vci.errors import InvalidToken, ProtocolError, invalid_request
 from ec_issuer.oid4vci.metadata import (
     AUTHORIZATION_SERVER_WELL_KNOWN,
@@ -37,7 +38,7 @@ from ec_issuer.oid4vci.metadata import (
     credential_issuer_metadata,
 )
 from ec_issuer.oid4vci.model import Award
-from ec_issuer.oid4vci.service import Oid4vciIssuer, PresentedToken
+from ec_issuer.oid4vci.service import Oid4vciIssuer
 
 admin = APIBlueprint("offers", __name__, url_prefix="/api/v1/offers", tag="OID4VCI offers")
 wallet = APIBlueprint("oid4vci", __name__, tag="OID4VCI (wallets)")

@@ -12,13 +12,13 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, cast
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
 from urllib.parse import quote
 
 from ec_issuer.access.model import ApiClient
-from ec_issuer.core.encoding import b64url_decode, b64url_encode, dumps, loads
+from ec_issuer.core.encoding import b64url_encode, dumps, loads
 from ec_issuer.core.errors import DomainError, Forbidden, NotFound
 from ec_issuer.core.ports import Clock, IdGenerator
 from ec_issuer.core.unit_of_work import UnitOfWork, UnitOfWorkFactory
@@ -29,9 +29,9 @@ from ec_issuer.events import catalogue as events
 from ec_issuer.oid4vci import authorization, draft13
 from ec_issuer.oid4vci.commands import CreateOffer, checked_awards
 from ec_issuer.oid4vci.configurations import configuration_named
-from ec_issuer.oid4vci.dpop import DpopProof, DpopRequest, InvalidDpopProof, verify_dpop_proof
+from ec_issuer.oid4vci.dpop import DpopRequest
+from ec_issuer.oid4vci.dpop_binding import DpopBinding, DpopPolicy, PresentedToken
 from ec_issuer.oid4vci.errors import (
-    InvalidToken,
     ProtocolError,
     invalid_credential_request,
     invalid_grant,
@@ -57,13 +57,12 @@ from ec_issuer.oid4vci.model import (
     OfferState,
     TxCodeSpec,
 )
+from ec_issuer.oid4vci.nonces import C_NONCE_SECONDS, DPOP_NONCE_SECONDS, ExpiringNonces, LiveNonce
 from ec_issuer.oid4vci.permissions import check_achievements, offer_issuer
 from ec_issuer.oid4vci.ports import OfferStore
 from ec_issuer.oid4vci.proofs import InvalidProof, ProofWindow, ProvenHolder, verify_jwt_proof
 from ec_issuer.oid4vci.template_service import CredentialTemplates
 
-NONCE_SECONDS = 300
-DPOP_NONCE_SECONDS = 300
 TX_CODE_FREE_ATTEMPTS = 5
 TX_CODE_LOCKOUT = timedelta(seconds=30)  # doubled with each further wrong code
 DEFERRED_INTERVAL_SECONDS = 5  # how long a wallet should wait before asking again
@@ -80,32 +79,6 @@ class CreatedOffer:
     link_by_reference: str
     link_by_value: str
     tx_code: str | None  # returned once, for the operator to send the learner out of band
-
-
-@dataclass(frozen=True, slots=True)
-class DpopPolicy:
-    """Whether access tokens must be DPoP-bound, and whether proofs must carry our DPoP nonce."""
-
-    required: bool = False
-    nonce: bool = True
-    window: ProofWindow = field(default_factory=ProofWindow)
-
-
-@dataclass(frozen=True, slots=True)
-class PresentedToken:
-    """The access token of a resource request, its scheme (`bearer` or `dpop`), and the DPoP proof sent."""
-
-    value: str
-    scheme: Literal["bearer", "dpop"]
-    dpop: DpopRequest | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class UsableNonce:
-    """A c_nonce of ours that has not expired: `key` is what is stored once it is spent."""
-
-    key: str
-    expires_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +117,13 @@ class Oid4vciIssuer:
         self._deferred_notification_id = deferred_notification_id
         self._token_c_nonce = token_c_nonce
         self.dpop = dpop or DpopPolicy()
+        self._c_nonces = ExpiringNonces(
+            b"c-nonce:", self._mac, clock, lifetime_seconds=C_NONCE_SECONDS, random_bytes=16
+        )
+        dpop_nonces = ExpiringNonces(
+            b"dpop-nonce:", self._mac, clock, lifetime_seconds=DPOP_NONCE_SECONDS, random_bytes=0
+        )
+        self._dpop = DpopBinding(self.dpop, dpop_nonces, clock, uow)
         # OID4VCI_AUTHORIZATION_SERVER: its access tokens are accepted too, after ours (external_as.py).
         if (external_as.issuer if external_as else None) != endpoints.external_authorization_server:
             raise ValueError("the external authorization server and the endpoints' must be the same")
@@ -211,7 +191,7 @@ class Oid4vciIssuer:
 
     def exchange(self, slug: str, form: Mapping[str, str], dpop: DpopRequest | None = None) -> dict[str, Any]:
         """The token endpoint. With a DPoP proof, the access token is bound to the proof's key."""
-        jkt = self._dpop_key_at_token_endpoint(dpop)
+        jkt = self._dpop.key_at_token_endpoint(dpop)
         grant_type = form.get("grant_type")
         if grant_type == AUTHORIZATION_CODE_GRANT:
             return self._exchange_authorization_code(slug, form, jkt)
@@ -266,7 +246,7 @@ class Oid4vciIssuer:
             "expires_in": ACCESS_TOKEN_SECONDS,
         }
         if self._token_c_nonce:  # draft 13 handed the first c_nonce out here; 1.0 has the nonce endpoint
-            answer |= {"c_nonce": self.new_nonce(), "c_nonce_expires_in": NONCE_SECONDS}
+            answer |= {"c_nonce": self.new_nonce(), "c_nonce_expires_in": C_NONCE_SECONDS}
         return answer
 
     # --- authorization code flow: PAR and the authorization endpoint -------------------------------------
@@ -329,32 +309,13 @@ class Oid4vciIssuer:
     # --- nonce endpoint --------------------------------------------------------------------------------
 
     def new_nonce(self) -> str:
-        """A c_nonce that carries its own expiry under our MAC: handing one out writes nothing, so the
-        unauthenticated nonce endpoint cannot be used to fill the database. Only a used nonce is stored,
-        until it expires, to refuse its second use."""
-        expires = int(self._clock.now().timestamp()) + NONCE_SECONDS
-        payload = expires.to_bytes(8, "big") + secrets.token_bytes(16)
-        return f"{b64url_encode(payload)}.{b64url_encode(self._nonce_mac(payload))}"
+        """A c_nonce that carries its own expiry under our MAC (oid4vci/nonces.py). Only a used nonce is
+        stored, until it expires, to refuse its second use."""
+        return self._c_nonces.new()
 
-    def _usable_nonce(self, nonce: str, now: datetime) -> UsableNonce | None:
-        """The nonce if it is ours and has not expired; whether it was used before is known only when it is
-        spent, in the transaction that answers the request."""
-        encoded, _, mac = nonce.partition(".")
-        try:
-            payload, given = b64url_decode(encoded), b64url_decode(mac)
-        except ValueError:
-            return None
-        if len(payload) != 24 or not hmac.compare_digest(given, self._nonce_mac(payload)):
-            return None
-        expires_at = datetime.fromtimestamp(int.from_bytes(payload[:8], "big"), UTC)
-        return UsableNonce(encoded, expires_at) if now < expires_at else None
-
-    def _spend_nonces(self, uow: UnitOfWork, nonces: Sequence[UsableNonce]) -> None:
+    def _spend_nonces(self, uow: UnitOfWork, nonces: Sequence[LiveNonce]) -> None:
         if not all(uow.wallet_requests.use_nonce(nonce.key, nonce.expires_at) for nonce in nonces):
             raise ProtocolError("invalid_nonce", "the c_nonce is unknown, used or expired; fetch a new one")
-
-    def _nonce_mac(self, payload: bytes) -> bytes:
-        return self._mac(b"c-nonce:" + payload)
 
     def _mac(self, message: bytes) -> bytes:
         return hmac.new(self._secret, message, "sha256").digest()[:16]
@@ -373,7 +334,7 @@ class Oid4vciIssuer:
             raise invalid_credential_request("the credential request must be a JSON object")
         if draft13.is_draft13(request):
             answer = self._credential_response(offer, draft13.translate(request), by_format=True)
-            return CredentialResponse(draft13.response(answer.body, self.new_nonce(), NONCE_SECONDS), answer.status)
+            return CredentialResponse(draft13.response(answer.body, self.new_nonce(), C_NONCE_SECONDS), answer.status)
         return self._credential_response(offer, request)
 
     def _credential_response(
@@ -397,7 +358,7 @@ class Oid4vciIssuer:
         award: Award,
         holder_dids: tuple[str, ...],
         *,
-        nonces: Sequence[UsableNonce] = (),
+        nonces: Sequence[LiveNonce] = (),
         transaction: DeferredTransaction | None = None,
     ) -> CredentialResponse:
         """Sign the award for each holder and record the delivery (spending the nonce, settling the deferred
@@ -470,7 +431,7 @@ class Oid4vciIssuer:
         # (a wallet may ask again, say after losing a credential; earlier credentials stay valid).
         return candidates[self._store.deliveries_in(offer.id, {a.id for a in candidates}) % len(candidates)]
 
-    def _holders(self, offer: Offer, value: object) -> tuple[list[ProvenHolder], list[UsableNonce]]:
+    def _holders(self, offer: Offer, value: object) -> tuple[list[ProvenHolder], list[LiveNonce]]:
         """The holders the proofs prove, and their c_nonces (checked, but spent only with the answer)."""
         if value is None:
             raise invalid_proof("proofs is missing: the credential is bound to a key the wallet must prove")
@@ -497,7 +458,7 @@ class Oid4vciIssuer:
         nonces = {holder.nonce for holder in holders}
         if None in nonces:
             raise invalid_proof("every proof must carry the c_nonce from the nonce endpoint")
-        usable = [self._usable_nonce(str(nonce), now) for nonce in nonces]
+        usable = [self._c_nonces.live(str(nonce), now) for nonce in nonces]
         if None in usable:
             raise ProtocolError("invalid_nonce", "the c_nonce is unknown, used or expired; fetch a new one")
         # A batch's proofs normally share one nonce; each distinct one is spent once, with the answer.
@@ -564,89 +525,28 @@ class Oid4vciIssuer:
 
     def _offer_of_token(self, slug: str, token: PresentedToken | None, *, deferred_pickup: bool = False) -> Offer:
         if token is None:
-            raise self._token_challenge("an access token is required (Authorization: Bearer or DPoP)")
-        jkt = self._dpop_key_at_resource(token)
+            raise self._dpop.challenge("an access token is required (Authorization: Bearer or DPoP)")
+        jkt = self._dpop.key_at_resource(token)
         found = self._store.offer_of_token(_token_hash(token.value, jkt))
         if found is None and self._external is not None:  # not ours: perhaps the external server's
             return self._external.offer_of(slug, token.value, jkt)
         if found is None:
             # A DPoP-bound token sent as Bearer, or with another key's proof, is not found either: its
             # binding is part of the stored hash.
-            raise self._token_challenge("the access token is unknown, has expired, or is bound to another key")
+            raise self._dpop.challenge("the access token is unknown, has expired, or is bound to another key")
         grant, offer = found
         # A deferred credential is asked for with the token of the original request (§9.1), which may come
         # hours later than a 5-minute token lives; for that endpoint alone, and only together with a pending
         # transaction_id (a second secret), the token is honoured for DEFERRED_PICKUP after it was issued.
         valid_until = grant.expires_at + DEFERRED_PICKUP if deferred_pickup else grant.expires_at
         if self._clock.now() >= valid_until:
-            raise self._token_challenge("the access token is unknown, has expired, or is bound to another key")
+            raise self._dpop.challenge("the access token is unknown, has expired, or is bound to another key")
         if offer.issuer_slug != slug:
-            raise self._token_challenge("the access token is not for this credential issuer")
+            raise self._dpop.challenge("the access token is not for this credential issuer")
         return offer
 
-    # --- DPoP (RFC 9449) ---------------------------------------------------------------------------------
-
     def dpop_nonce(self) -> str:
-        """A DPoP nonce: good for DPOP_NONCE_SECONDS, for any number of proofs, and stored nowhere."""
-        payload = (int(self._clock.now().timestamp()) + DPOP_NONCE_SECONDS).to_bytes(8, "big")
-        return f"{b64url_encode(payload)}.{b64url_encode(self._mac(b'dpop-nonce:' + payload))}"
-
-    def _dpop_nonce_is_live(self, nonce: str | None) -> bool:
-        encoded, _, mac = (nonce or "").partition(".")
-        try:
-            payload, given = b64url_decode(encoded), b64url_decode(mac)
-        except ValueError:
-            return False
-        if len(payload) != 8 or not hmac.compare_digest(given, self._mac(b"dpop-nonce:" + payload)):
-            return False
-        return self._clock.now().timestamp() < int.from_bytes(payload, "big")
-
-    def _dpop_key_at_token_endpoint(self, dpop: DpopRequest | None) -> str | None:
-        if dpop is None or not dpop.proofs:
-            if self.dpop.required:
-                raise ProtocolError("invalid_dpop_proof", "this server binds access tokens: send a DPoP proof")
-            return None
-        try:
-            return self._checked_dpop(dpop, None).jkt
-        except _DpopRefused as refused:
-            raise ProtocolError(refused.error, refused.description, 400, refused.headers) from None
-
-    def _dpop_key_at_resource(self, token: PresentedToken) -> str | None:
-        if token.scheme == "bearer":
-            if self.dpop.required:
-                raise self._token_challenge("this server accepts DPoP-bound access tokens only")
-            return None
-        if token.dpop is None:
-            raise self._token_challenge("a DPoP access token needs a DPoP proof")
-        try:
-            return self._checked_dpop(token.dpop, token.value).jkt
-        except _DpopRefused as refused:
-            raise InvalidToken(
-                refused.description, error=refused.error, scheme="DPoP", headers=refused.headers
-            ) from None
-
-    def _checked_dpop(self, dpop: DpopRequest, access_token: str | None) -> DpopProof:
-        now = self._clock.now()
-        try:
-            proof = verify_dpop_proof(dpop, now=now, window=self.dpop.window, access_token=access_token)
-        except InvalidDpopProof as exc:
-            raise _DpopRefused("invalid_dpop_proof", str(exc)) from None
-        if self.dpop.nonce and not self._dpop_nonce_is_live(proof.nonce):
-            raise _DpopRefused(
-                "use_dpop_nonce", "send a DPoP proof with the server's nonce", {"DPoP-Nonce": self.dpop_nonce()}
-            )
-        # The jti is remembered for as long as a proof with that iat is accepted, so no proof is taken twice.
-        remembered_until = proof.issued_at + self.dpop.window.max_age + self.dpop.window.max_ahead
-        replay_key = b64url_encode(hashlib.sha256(f"dpop-jti:{proof.jkt}:{proof.jti}".encode()).digest())
-        with self._uow() as uow:
-            first_use = uow.wallet_requests.use_nonce(replay_key, remembered_until)
-            uow.commit()
-        if not first_use:
-            raise _DpopRefused("invalid_dpop_proof", "this DPoP proof (its jti) has been used before")
-        return proof
-
-    def _token_challenge(self, description: str) -> InvalidToken:
-        return InvalidToken(description, scheme="DPoP" if self.dpop.required else "Bearer")
+        return self._dpop.nonce()
 
     def _issuer_id(self, offer: Offer) -> str:
         return self.endpoints.issuer_id(offer.issuer_slug)
@@ -741,11 +641,3 @@ def _token_hash(token: str, jkt: str | None) -> str:
     """How an access token is stored. A DPoP-bound token is stored with its key's thumbprint, so it is
     found only when presented together with a proof by that key (and never as a bare Bearer token)."""
     return _sha256(token if jkt is None else f"{token} dpop:{jkt}")
-
-
-class _DpopRefused(Exception):
-    def __init__(self, error: str, description: str, headers: Mapping[str, str] | None = None) -> None:
-        super().__init__(description)
-        self.error = error
-        self.description = description
-        self.headers = headers

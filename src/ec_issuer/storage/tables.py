@@ -278,7 +278,7 @@ oid4vci_access_tokens = Table(
     Column("expires_at", UtcDateTime, nullable=False),
 )
 # Used c_nonces, kept until they expire so that none is used twice (unused ones are not stored: see
-# Oid4vciIssuer.new_nonce).
+# oid4vci/nonces.py).
 oid4vci_nonces = Table(
     "oid4vci_nonces",
     metadata,
