@@ -115,9 +115,17 @@ class BaoProcess:
             self._log = None
 
     def freeze(self) -> None:
-        """SIGSTOP: the port stays open and accepts connections, but nothing answers (a hung server)."""
+        """SIGSTOP: the port stays open and accepts connections, but nothing answers (a hung server).
+
+        kill() returns once the signal is queued, before every thread of the server has stopped; a request
+        sent at once could still be answered. So this returns only when /proc shows each thread stopped."""
         assert self._process is not None
         self._process.send_signal(signal.SIGSTOP)
+        deadline = time.monotonic() + 5
+        while not _all_threads_stopped(self._process.pid):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the OpenBao server did not stop within 5 s of SIGSTOP")
+            time.sleep(0.005)
 
     def thaw(self) -> None:
         assert self._process is not None
@@ -248,3 +256,14 @@ def openbao_durable(tmp_path: Path) -> Iterator[DurableOpenBao]:
         yield server
     finally:
         process.kill()
+
+
+def _all_threads_stopped(pid: int) -> bool:
+    states: list[str] = []
+    for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+        try:
+            # The state follows the command name, which is in parentheses and may itself contain spaces.
+            states.append(stat.read_text().rsplit(")", 1)[1].split()[0])
+        except (OSError, IndexError):
+            return False
+    return bool(states) and all(state in ("T", "t") for state in states)
