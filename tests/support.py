@@ -40,6 +40,16 @@ def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settin
     return Settings(**values)
 
 
+class FakeMonotonic:
+    """A monotonic clock (seconds) that moves only when a test sets `now`."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 class SettableClock:
     """A clock tests can move. Starts at the real current second."""
 

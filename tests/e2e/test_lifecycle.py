@@ -211,6 +211,17 @@ def test_expiry_is_reported_before_and_written_by_the_sweep(
     assert [item["id"] for item in listed["items"]] == [issued["id"]]
 
 
+def verifier_of_published_lists(container: Container, clock: SettableClock) -> CredentialVerifier:
+    """A verifier without the stored status: only the published lists can tell, as for a verifier elsewhere."""
+    return CredentialVerifier(
+        container.key_resolver,
+        Ob3SchemaValidator(),
+        clock,
+        statuses=None,
+        status_lists=LocalFirstStatusLists(StatusListUrls("https://issuer.test"), container.status_lists, None),
+    )
+
+
 class _Unreachable:
     def fetch(self, url: str, accept: str) -> FetchedList:
         raise StatusListUnavailable(f"{url}: connection refused")
@@ -220,14 +231,7 @@ def test_the_verifier_reads_the_published_lists(
     http: FlaskClient, container: Container, clock: SettableClock, issuer: Issuer, auth: dict[str, str]
 ) -> None:
     issued = issue(http, auth, format="both")
-    # Without the stored status, only the published lists can tell: a verifier elsewhere is in that place.
-    lists_only = CredentialVerifier(
-        container.key_resolver,
-        Ob3SchemaValidator(),
-        clock,
-        statuses=None,
-        status_lists=LocalFirstStatusLists(StatusListUrls("https://issuer.test"), container.status_lists, None),
-    )
+    lists_only = verifier_of_published_lists(container, clock)
     before = lists_only.verify(issued["jws"])
     assert before.verified, before.errors
     assert {c.name: c.passed for c in before.checks if c.name.startswith("status:")} == {
@@ -269,13 +273,7 @@ def test_a_list_checked_before_is_distrusted_once_its_key_is_revoked(
     make that list untrusted at the next verification. The credential is signed with the issuer's EdDSA key,
     the lists with its ES256 key, so that only the lists lose their key."""
     issued = issue(http, auth, algorithm="EdDSA")
-    lists_only = CredentialVerifier(
-        container.key_resolver,
-        Ob3SchemaValidator(),
-        clock,
-        statuses=None,
-        status_lists=LocalFirstStatusLists(StatusListUrls("https://issuer.test"), container.status_lists, None),
-    )
+    lists_only = verifier_of_published_lists(container, clock)
     for _ in range(2):  # the second verification is answered from the remembered list signatures
         before = lists_only.verify(issued["jws"])
         assert before.verified, before.errors

@@ -16,14 +16,7 @@ from ec_issuer.keys.model import SigningKey
 from ec_issuer.storage.cache import ReadCache
 from ec_issuer.storage.unit_of_work import SqlUnitOfWork
 from tests.integration.test_storage import T0, make_client, make_issuer, make_key
-
-
-class FakeMonotonic:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support import FakeMonotonic
 
 
 class Checkouts:

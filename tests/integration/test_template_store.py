@@ -20,9 +20,9 @@ from ec_issuer.storage.cache import ReadCache
 from ec_issuer.storage.tables import outbox_events
 from ec_issuer.storage.template_store import SqlTemplateStore
 from ec_issuer.storage.unit_of_work import SqlUnitOfWork
-from tests.integration.test_cached_reads import Checkouts, FakeMonotonic
+from tests.integration.test_cached_reads import Checkouts
 from tests.integration.test_storage import T0, make_issuer
-from tests.support import award_body
+from tests.support import FakeMonotonic, award_body
 
 ISSUER = make_issuer()
 

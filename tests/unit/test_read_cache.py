@@ -5,14 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ec_issuer.storage.cache import ReadCache, Region
-
-
-class FakeMonotonic:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support import FakeMonotonic
 
 
 def test_an_entry_is_served_until_it_expires() -> None:

@@ -5,18 +5,11 @@ from __future__ import annotations
 import pytest
 
 from ec_issuer.api.rate_limits import TokenBuckets
-
-
-class Ticks:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support import FakeMonotonic
 
 
 def test_a_burst_then_a_wait_until_the_next_token() -> None:
-    ticks = Ticks()
+    ticks = FakeMonotonic()
     buckets = TokenBuckets(per_minute=60, burst=3, monotonic=ticks)  # one token a second
     assert [buckets.take("198.51.100.7") for _ in range(3)] == [None, None, None]
     wait = buckets.take("198.51.100.7")
@@ -29,7 +22,7 @@ def test_a_burst_then_a_wait_until_the_next_token() -> None:
 
 
 def test_a_bucket_refills_up_to_the_burst_only() -> None:
-    ticks = Ticks()
+    ticks = FakeMonotonic()
     buckets = TokenBuckets(per_minute=120, burst=2, monotonic=ticks)
     buckets.take("a")
     buckets.take("a")
@@ -38,7 +31,7 @@ def test_a_bucket_refills_up_to_the_burst_only() -> None:
 
 
 def test_clients_have_buckets_of_their_own() -> None:
-    ticks = Ticks()
+    ticks = FakeMonotonic()
     buckets = TokenBuckets(per_minute=60, burst=1, monotonic=ticks)
     assert buckets.take("a") is None
     assert buckets.take("a") is not None
@@ -46,7 +39,7 @@ def test_clients_have_buckets_of_their_own() -> None:
 
 
 def test_the_least_recently_seen_client_is_forgotten_beyond_the_bound() -> None:
-    ticks = Ticks()
+    ticks = FakeMonotonic()
     buckets = TokenBuckets(per_minute=60, burst=1, monotonic=ticks, max_clients=2)
     for client in ("a", "b", "a", "c"):  # "b" is the least recently seen when "c" arrives
         buckets.take(client)
