@@ -244,6 +244,16 @@ def test_a_retry_with_the_same_key_and_body_answers_the_stored_credential(
     assert len(services.custody.signed) == 1
 
 
+def test_only_a_keyed_credential_keeps_the_hash_of_its_request(
+    services: FakeServices, issuer: Issuer, operator: ApiClient
+) -> None:
+    keyed = issue(services, operator, award_body(), "retry-1").credential
+    unkeyed = issue(services, operator, award_body()).credential
+
+    assert keyed.request_hash is not None and len(keyed.request_hash) == 64
+    assert unkeyed.request_hash is None  # nothing a retry could be compared with
+
+
 def test_the_same_key_with_another_body_conflicts(services: FakeServices, issuer: Issuer, operator: ApiClient) -> None:
     first = issue(services, operator, award_body(), "retry-1")
 

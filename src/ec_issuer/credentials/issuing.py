@@ -81,12 +81,13 @@ class CredentialIssuer:
         self._ids = ids
 
     def issue(self, client: ApiClient, request: IssueRequest, idempotency_key: str | None = None) -> IssueOutcome:
+        request_hash: str | None = None  # what a retry with the same key must repeat; without a key, nothing
         if idempotency_key is not None:
             _check_idempotency_key(idempotency_key)
-        request_hash = canonical_request_hash(request)
+            request_hash = canonical_request_hash(request)
         with self._uow() as uow:
             issuer = require_issuer_for(uow, client, request.issuer, "/issuer")
-            if idempotency_key is not None:
+            if idempotency_key is not None and request_hash is not None:
                 earlier = uow.credentials.get_by_idempotency_key(client.id, idempotency_key)
                 if earlier is not None:
                     return _replay(uow, earlier, request_hash)
@@ -108,7 +109,7 @@ class CredentialIssuer:
             earlier = uow.credentials.get_by_idempotency_key(client.id, idempotency_key or "")
             if earlier is None:
                 raise Conflict("a concurrent request with this Idempotency-Key did not complete; retry")
-            return _replay(uow, earlier, request_hash)
+            return _replay(uow, earlier, request_hash or "")
 
     def issue_all_in(
         self, uow: UnitOfWork, client: ApiClient, requests: Sequence[IssueRequest]
@@ -127,7 +128,7 @@ class CredentialIssuer:
                     [FieldError("/credential/produce", "leave it out: a European Digital Credential is a download")],
                 )
             issuer = require_issuer_for(uow, client, request.issuer, "/issuer")
-            made = self._prepare(uow, client, issuer, request, None, canonical_request_hash(request))
+            made = self._prepare(uow, client, issuer, request, None, None)
             prepared.append((made.credentials[0], issuer))
         for credential, issuer in prepared:
             self._record(uow, credential, issuer)
@@ -146,7 +147,7 @@ class CredentialIssuer:
         issuer: Issuer,
         request: IssueRequest,
         idempotency_key: str | None,
-        request_hash: str,
+        request_hash: str | None,
     ) -> _Prepared:
         now = self._clock.now()
         credential_id = f"urn:uuid:{self._ids.new_id()}"
