@@ -35,6 +35,7 @@ _KEYS_OF_ISSUER = (
 _CLIENT_BY_TOKEN_HASH = select(api_clients).where(api_clients.c.token_hash == bindparam("token_hash"))
 _CLIENT_BY_ID = select(api_clients).where(api_clients.c.id == bindparam("id"))
 _CREDENTIAL_BY_ID = select(issued_credentials).where(issued_credentials.c.id == bindparam("id"))
+_KEY_BY_KID = select(signing_keys).where(signing_keys.c.kid == bindparam("kid"))
 _INSERT_CREDENTIAL = PreparedInsert(issued_credentials)
 
 
@@ -166,7 +167,7 @@ class SqlKeys(_Repository):
         self._changed(Region.KEYS)
 
     def get(self, kid: str) -> SigningKey | None:
-        row = self._db.execute(select(signing_keys).where(signing_keys.c.kid == kid)).first()
+        row = self._db.execute(_KEY_BY_KID, {"kid": kid}).first()
         return _key(row) if row else None
 
     def for_issuer(self, issuer_slug: str, *, fresh: bool = False) -> list[SigningKey]:

@@ -16,6 +16,7 @@ from ec_issuer.storage.tables import credential_history, status_entries, status_
 
 _INSERT_ENTRY = status_entries.insert()
 _INSERT_HISTORY = credential_history.insert()
+_LIST_BY_ID = select(status_lists).where(status_lists.c.id == bindparam("list_id"))
 _TOUCH = (
     update(status_lists).where(status_lists.c.id == bindparam("list_id")).values(revision=status_lists.c.revision + 1)
 )
@@ -49,7 +50,7 @@ class SqlStatusLists:
             self._db.execute(_TOUCH, {"list_id": list_id})
 
     def get(self, list_id: str) -> StatusListRecord | None:
-        row = self._db.execute(select(status_lists).where(status_lists.c.id == list_id)).first()
+        row = self._db.execute(_LIST_BY_ID, {"list_id": list_id}).first()
         return _record(row) if row else None
 
     def reported(self, list_id: str) -> list[tuple[int, int]]:
