@@ -64,6 +64,7 @@ _REDEEM_CODE = (
     .values(code_redeemed_at=bindparam("now"), state=OfferState.TOKEN_ISSUED.value)
 )
 _INSERT_TOKEN = insert(_tokens)
+_INSERT_OFFER = insert(_offers)
 # A nonce used twice at once: the second insert waits for the first to commit, then does nothing and
 # returns no row (psycopg reports no rowcount for it).
 _USE_NONCE = {
@@ -96,7 +97,7 @@ class SqlOfferStore:
 
     def add_offer(self, offer: Offer, event: OutboxEvent) -> None:
         with self._engine.begin() as connection:
-            connection.execute(insert(_offers).values(_offer_row(offer)))
+            connection.execute(_INSERT_OFFER, _offer_row(offer))
             record_events(connection, [event])
 
     def offer(self, offer_id: str) -> Offer | None:
