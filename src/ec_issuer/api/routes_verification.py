@@ -79,18 +79,15 @@ _PAGE_HEADERS: Final = {
 _CONTENT_QUOTING_CHECKS: Final = frozenset({"schema", "payload"})
 _ANONYMOUS_VERIFY_MEMBERS: Final = ("credentialId", "jws", "file")
 
-_RATE_LIMITED: dict[int | str, Any] = {
-    429: {
-        "description": "Too many requests from this address for now (PUBLIC_RATE_PER_MINUTE); see Retry-After",
-        "content": {"application/problem+json": {"schema": Problem}},
-    }
-}
 _RESPONSES: dict[int | str, Any] = {
     404: {
         "description": "No such credential (the HTML page then says Unknown)",
         "content": {"application/problem+json": {"schema": Problem}},
     },
-    **_RATE_LIMITED,
+    429: {
+        "description": "Too many requests from this address for now (PUBLIC_RATE_PER_MINUTE); see Retry-After",
+        "content": {"application/problem+json": {"schema": Problem}},
+    },
 }
 
 

@@ -87,7 +87,7 @@ class CredentialIssuer:
             request_hash = canonical_request_hash(request)
         with self._uow() as uow:
             issuer = require_issuer_for(uow, client, request.issuer, "/issuer")
-            if idempotency_key is not None and request_hash is not None:
+            if idempotency_key is not None:
                 earlier = uow.credentials.get_by_idempotency_key(client.id, idempotency_key)
                 if earlier is not None:
                     return _replay(uow, earlier, request_hash)
@@ -109,7 +109,7 @@ class CredentialIssuer:
             earlier = uow.credentials.get_by_idempotency_key(client.id, idempotency_key or "")
             if earlier is None:
                 raise Conflict("a concurrent request with this Idempotency-Key did not complete; retry")
-            return _replay(uow, earlier, request_hash or "")
+            return _replay(uow, earlier, request_hash)
 
     def issue_all_in(
         self, uow: UnitOfWork, client: ApiClient, requests: Sequence[IssueRequest]
@@ -364,7 +364,7 @@ def canonical_request_hash(request: BaseModel) -> str:
     return hashlib.sha256(dumps_canonical(request.model_dump(mode="json"))).hexdigest()
 
 
-def _replay(uow: UnitOfWork, earlier: IssuedCredential, request_hash: str) -> IssueOutcome:
+def _replay(uow: UnitOfWork, earlier: IssuedCredential, request_hash: str | None) -> IssueOutcome:
     if earlier.request_hash != request_hash:
         raise Conflict(
             "this Idempotency-Key was used with a different request body",

@@ -64,7 +64,7 @@ def _relays(relays: Sequence[tuple[str, RelayStats]]) -> list[str]:
     metric = "ec_issuer_relay_delivery_lag_seconds"
     lines += _family(metric, "histogram", "From an event's recording to the broker's confirmation of it.")
     for relay_id, stats in relays:
-        counts = list(stats.lag_counts)  # a copy, for callers that pass live counters
+        counts = stats.lag_counts
         cumulative = 0
         for bound, count in zip(LAG_BUCKETS_SECONDS, counts, strict=False):
             cumulative += count

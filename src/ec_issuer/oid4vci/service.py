@@ -116,14 +116,13 @@ class Oid4vciIssuer:
         self._proof_window = proof_window or ProofWindow()
         self._deferred_notification_id = deferred_notification_id
         self._token_c_nonce = token_c_nonce
-        self.dpop = dpop or DpopPolicy()
         self._c_nonces = ExpiringNonces(
             b"c-nonce:", self._mac, clock, lifetime_seconds=C_NONCE_SECONDS, random_bytes=16
         )
         dpop_nonces = ExpiringNonces(
             b"dpop-nonce:", self._mac, clock, lifetime_seconds=DPOP_NONCE_SECONDS, random_bytes=0
         )
-        self._dpop = DpopBinding(self.dpop, dpop_nonces, clock, uow)
+        self._dpop_binding = DpopBinding(dpop or DpopPolicy(), dpop_nonces, clock, uow)
         # OID4VCI_AUTHORIZATION_SERVER: its access tokens are accepted too, after ours (external_as.py).
         if (external_as.issuer if external_as else None) != endpoints.external_authorization_server:
             raise ValueError("the external authorization server and the endpoints' must be the same")
@@ -191,7 +190,7 @@ class Oid4vciIssuer:
 
     def exchange(self, slug: str, form: Mapping[str, str], dpop: DpopRequest | None = None) -> dict[str, Any]:
         """The token endpoint. With a DPoP proof, the access token is bound to the proof's key."""
-        jkt = self._dpop.key_at_token_endpoint(dpop)
+        jkt = self._dpop_binding.key_at_token_endpoint(dpop)
         grant_type = form.get("grant_type")
         if grant_type == AUTHORIZATION_CODE_GRANT:
             return self._exchange_authorization_code(slug, form, jkt)
@@ -525,28 +524,32 @@ class Oid4vciIssuer:
 
     def _offer_of_token(self, slug: str, token: PresentedToken | None, *, deferred_pickup: bool = False) -> Offer:
         if token is None:
-            raise self._dpop.challenge("an access token is required (Authorization: Bearer or DPoP)")
-        jkt = self._dpop.key_at_resource(token)
+            raise self._dpop_binding.challenge("an access token is required (Authorization: Bearer or DPoP)")
+        jkt = self._dpop_binding.key_at_resource(token)
         found = self._store.offer_of_token(_token_hash(token.value, jkt))
         if found is None and self._external is not None:  # not ours: perhaps the external server's
             return self._external.offer_of(slug, token.value, jkt)
         if found is None:
             # A DPoP-bound token sent as Bearer, or with another key's proof, is not found either: its
             # binding is part of the stored hash.
-            raise self._dpop.challenge("the access token is unknown, has expired, or is bound to another key")
+            raise self._dpop_binding.challenge("the access token is unknown, has expired, or is bound to another key")
         grant, offer = found
         # A deferred credential is asked for with the token of the original request (§9.1), which may come
         # hours later than a 5-minute token lives; for that endpoint alone, and only together with a pending
         # transaction_id (a second secret), the token is honoured for DEFERRED_PICKUP after it was issued.
         valid_until = grant.expires_at + DEFERRED_PICKUP if deferred_pickup else grant.expires_at
         if self._clock.now() >= valid_until:
-            raise self._dpop.challenge("the access token is unknown, has expired, or is bound to another key")
+            raise self._dpop_binding.challenge("the access token is unknown, has expired, or is bound to another key")
         if offer.issuer_slug != slug:
-            raise self._dpop.challenge("the access token is not for this credential issuer")
+            raise self._dpop_binding.challenge("the access token is not for this credential issuer")
         return offer
 
+    @property
+    def dpop(self) -> DpopPolicy:
+        return self._dpop_binding.policy
+
     def dpop_nonce(self) -> str:
-        return self._dpop.nonce()
+        return self._dpop_binding.nonce()
 
     def _issuer_id(self, offer: Offer) -> str:
         return self.endpoints.issuer_id(offer.issuer_slug)
