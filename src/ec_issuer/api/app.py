@@ -23,6 +23,7 @@ from ec_issuer.api import (
 )
 from ec_issuer.api.context import EXTENSION_KEY, bearer_auth
 from ec_issuer.api.http import refuse_control_characters_in_url
+from ec_issuer.api.openapi import describe_answers
 from ec_issuer.api.problems import apiflask_error, register_error_handlers
 from ec_issuer.api.rate_limits import EXTENSION_KEY as RATE_LIMITS_KEY
 from ec_issuer.api.rate_limits import TokenBuckets
@@ -52,6 +53,7 @@ def create_app(container: Container) -> APIFlask:
             )
         },
     )
+    app.spec_processor(describe_answers)  # pyright: ignore[reportUnknownMemberType] - typed with a bare dict
     app.extensions[EXTENSION_KEY] = container
     settings = container.settings
     if settings.public_rate_per_minute > 0:

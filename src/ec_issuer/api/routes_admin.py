@@ -12,6 +12,7 @@ from ec_issuer.access.commands import CreateClient
 from ec_issuer.access.service import require_admin
 from ec_issuer.api.context import bearer_auth, caller, services
 from ec_issuer.api.http import documented_body, json_response, read_json_body
+from ec_issuer.api.openapi import answers
 from ec_issuer.api.presenters import client_out, issuer_out
 from ec_issuer.api.schemas import ClientOut, IssuerList, IssuerOut
 from ec_issuer.core.validation import parse_command
@@ -34,7 +35,10 @@ def list_issuers() -> Response:
 @blueprint.auth_required(bearer_auth)
 @documented_body(CreateIssuer)
 @blueprint.output(IssuerOut, status_code=201)
-@blueprint.doc(summary="Register an issuer (admin clients only)")
+@blueprint.doc(
+    summary="Register an issuer (admin clients only)",
+    responses=answers({403: "Not an admin client", 409: "The slug is taken", 422: "Invalid input"}),
+)
 def create_issuer() -> Response:
     container = services()
     require_admin(caller())
@@ -55,7 +59,10 @@ def get_issuer(issuer_ref: str) -> Response:
 @blueprint.auth_required(bearer_auth)
 @documented_body(CreateClient)
 @blueprint.output(ClientOut, status_code=201)
-@blueprint.doc(summary="Register an API client; its token is in this answer and nowhere else")
+@blueprint.doc(
+    summary="Register an API client; its token is in this answer and nowhere else",
+    responses=answers({403: "Not an admin client", 422: "Invalid input, or a scope names an unknown issuer"}),
+)
 def create_client() -> Response:
     container = services()
     require_admin(caller())

@@ -18,6 +18,7 @@ from flask import Response, request
 
 from ec_issuer.api.context import services
 from ec_issuer.api.http import json_response, read_json_body
+from ec_issuer.api.openapi import answers, media_response
 from ec_issuer.core.errors import NotFound, Unauthenticated
 
 blueprint = APIBlueprint("agent", __name__, url_prefix="/api/v1/agent", tag="External OID4VCI agent")
@@ -32,6 +33,14 @@ blueprint = APIBlueprint("agent", __name__, url_prefix="/api/v1/agent", tag="Ext
         "(`applied`, `repeated`, `noted`, or ignored: `unknown-event`, `unknown-offer`, `unknown-credential`); "
         "401 without the shared secret; 422 naming the field of an event that is not well formed; 404 when "
         "no agent is configured."
+    ),
+    responses=answers(
+        {
+            202: media_response("What became of the event", {"application/json": {"type": "object"}}),
+            401: "Without the shared secret",
+            404: "No external agent is configured",
+            422: "The event is not well formed",
+        }
     ),
 )
 def agent_event(secret: str | None = None) -> Response:

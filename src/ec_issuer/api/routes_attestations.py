@@ -11,8 +11,9 @@ from flask import Response
 
 from ec_issuer.api.context import bearer_auth, caller, services
 from ec_issuer.api.http import documented_body, json_response, read_json_body
+from ec_issuer.api.openapi import answers, media_response
 from ec_issuer.api.presenters import attestation_out, organization_privacy_out
-from ec_issuer.api.schemas import OrganizationPrivacyOut, Problem, ValidationCredentialOut
+from ec_issuer.api.schemas import OrganizationPrivacyOut, ValidationCredentialOut
 from ec_issuer.attestations.commands import IssueValidationCredential, PutOrganizationPrivacy
 from ec_issuer.attestations.document import CONTEXT_PATH, SCHEMA_PATH, published_context, published_schema
 from ec_issuer.core.encoding import dumps
@@ -46,13 +47,15 @@ _ERRORS = {
         "Values that look like personal data, and file names, are refused (422) unless the organization opted "
         "in (PUT /api/v1/validation-organizations/{id}). See docs/validation-credentials.md."
     ),
-    responses={
-        200: {"description": "Skipped, or an earlier request answered again"},
-        **{
-            code: {"description": text, "content": {"application/problem+json": {"schema": Problem}}}
-            for code, text in _ERRORS.items()
-        },
-    },
+    responses=answers(
+        {
+            200: media_response(
+                "Skipped, or an earlier request answered again",
+                {"application/json": {"$ref": "#/components/schemas/ValidationCredentialOut"}},
+            ),
+            **_ERRORS,
+        }
+    ),
 )
 def issue_validation_credential() -> Response:
     container = services()
@@ -72,7 +75,10 @@ def issue_validation_credential() -> Response:
 @admin.get("/validation-organizations/<organization_id>")
 @admin.auth_required(bearer_auth)
 @admin.output(OrganizationPrivacyOut)
-@admin.doc(summary="What an organization allows its ValidationCredentials to publish (admin clients only)")
+@admin.doc(
+    summary="What an organization allows its ValidationCredentials to publish (admin clients only)",
+    responses=answers({403: "Not an admin client", 422: "Not an organization id"}),
+)
 def get_organization_privacy(organization_id: str) -> Response:
     privacy = services().attestations.privacy(caller(), organization_id)
     return json_response(organization_privacy_out(privacy))
@@ -86,6 +92,7 @@ def get_organization_privacy(organization_id: str) -> Response:
     summary="Set an organization's privacy opt-in (admin clients only)",
     description="`allowPersonalData`: values that look like e-mail addresses or personal names; "
     "`allowFilenames`: the submitted file's name. Both default to false; credentials issued before keep what they say.",
+    responses=answers({403: "Not an admin client", 422: "Invalid input, or not an organization id"}),
 )
 def put_organization_privacy(organization_id: str) -> Response:
     command = parse_command(PutOrganizationPrivacy, read_json_body())
@@ -94,13 +101,19 @@ def put_organization_privacy(organization_id: str) -> Response:
 
 
 @public.get(CONTEXT_PATH)
-@public.doc(summary="The JSON-LD context of ValidationCredentials (https://w3id.org/ec-issuer/validation/v1)")
+@public.doc(
+    summary="The JSON-LD context of ValidationCredentials (https://w3id.org/ec-issuer/validation/v1)",
+    responses=answers({200: media_response("The context document", {"application/ld+json": {"type": "object"}})}),
+)
 def validation_context() -> Response:
     return Response(dumps(published_context()), mimetype="application/ld+json", headers=_PUBLIC)
 
 
 @public.get(SCHEMA_PATH)
-@public.doc(summary="The JSON Schema (2020-12) every ValidationCredential satisfies")
+@public.doc(
+    summary="The JSON Schema (2020-12) every ValidationCredential satisfies",
+    responses=answers({200: media_response("The schema", {"application/schema+json": {"type": "object"}})}),
+)
 def validation_credential_schema() -> Response:
     body = dumps(published_schema(services().attestations.urls))
     return Response(body, mimetype="application/schema+json", headers=_PUBLIC)

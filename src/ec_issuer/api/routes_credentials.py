@@ -13,6 +13,7 @@ from werkzeug.exceptions import NotAcceptable
 
 from ec_issuer.api.context import bearer_auth, caller, services
 from ec_issuer.api.http import documented_body, json_response, read_json_body
+from ec_issuer.api.openapi import TEXT, answers, media_response
 from ec_issuer.api.presenters import credential_full, credential_summary, verification_out
 from ec_issuer.api.routes_elm import admin_download_path, public_download_url
 from ec_issuer.api.schemas import (
@@ -20,7 +21,6 @@ from ec_issuer.api.schemas import (
     IssuedCredentialOut,
     IssueOutcomeOut,
     IssueRequestBody,
-    Problem,
     VerificationOut,
     VerifyRequest,
 )
@@ -62,10 +62,7 @@ _ERRORS = {
         "Send an `Idempotency-Key` header to make retries safe: the same key with the same body answers with "
         "the same credential, with another body 409."
     ),
-    responses={
-        code: {"description": text, "content": {"application/problem+json": {"schema": Problem}}}
-        for code, text in _ERRORS.items()
-    },
+    responses=_ERRORS,
 )
 def issue_credential() -> Response:
     container = services()
@@ -135,6 +132,13 @@ def _query_time(name: str) -> datetime | None:
         "JSON by default; the secured form alone with `Accept: application/vc+jwt` (VC-JOSE credentials) or "
         "`Accept: application/vc` (credentials with an embedded Data Integrity proof); the other is 406."
     ),
+    responses=answers(
+        {
+            200: media_response("The credential", {VC_JWT_MEDIA_TYPE: TEXT, VC_MEDIA_TYPE: {"type": "object"}}),
+            404: "No such credential, or not one this client may read",
+            406: "Not secured in the form asked for",
+        }
+    ),
 )
 def get_credential(credential_id: str) -> Response:
     container = services()
@@ -161,6 +165,7 @@ def get_credential(credential_id: str) -> Response:
         "The body is `{jws}`, `{credential}` (with an embedded proof) or `{credentialId}`, or a bare JWS "
         "sent as `application/vc+jwt`."
     ),
+    responses=answers({404: "`credentialId` names no credential this client may read", 422: "Invalid input"}),
 )
 def verify_credential() -> Response:
     container = services()

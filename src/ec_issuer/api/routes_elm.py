@@ -15,18 +15,16 @@ from flask import Response
 
 from ec_issuer.api.context import bearer_auth, caller, services
 from ec_issuer.api.http import json_response
-from ec_issuer.api.schemas import DownloadLinkOut, Problem
+from ec_issuer.api.openapi import media_response
+from ec_issuer.api.schemas import DownloadLinkOut
 from ec_issuer.credentials.downloads import SealedFile
 from ec_issuer.elm.issuing import MEDIA_TYPE
 
 admin = APIBlueprint("europass", __name__, url_prefix="/api/v1/credentials", tag="European Digital Credentials")
 public = APIBlueprint("europass_public", __name__, tag="European Digital Credentials")
 
-_RESPONSES: dict[int | str, Any] = {
-    code: {"description": text, "content": {"application/problem+json": {"schema": Problem}}}
-    for code, text in {401: "Unauthenticated", 404: "No such credential, or it has no EDC"}.items()
-}
-_FILE: dict[str, Any] = {"description": "The sealed file (JAdES JSON serialization)", "content": {MEDIA_TYPE: {}}}
+_RESPONSES: dict[int | str, Any] = {401: "Unauthenticated", 404: "No such credential, or it has no EDC"}
+_FILE = media_response("The sealed file (JAdES JSON serialization)", {MEDIA_TYPE: {"type": "object"}})
 _DOWNLOAD_RESPONSES: dict[int | str, Any] = {200: _FILE, **_RESPONSES}
 _PUBLIC_RESPONSES: dict[int | str, Any] = {200: _FILE, 404: "No such link", 410: "Revoked or suspended"}
 

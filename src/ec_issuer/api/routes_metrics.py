@@ -9,6 +9,7 @@ from apiflask import APIBlueprint
 from flask import Response
 
 from ec_issuer.api.context import bearer_auth, caller, services
+from ec_issuer.api.openapi import TEXT, answers, media_response
 from ec_issuer.core.errors import Forbidden
 from ec_issuer.events.metrics import CONTENT_TYPE, scrape
 
@@ -24,6 +25,12 @@ blueprint = APIBlueprint("metrics", __name__, tag="Operations")
         "runs a relay (RELAY_IN_SERVICE), also its counters (published, retried, dead-lettered, broker "
         "failures) and its delivery-lag histogram, labelled with the relay's id. A standalone `ec-issuer "
         "relay --metrics-address` serves the same metrics for itself."
+    ),
+    responses=answers(
+        {
+            200: media_response("Prometheus text exposition format 0.0.4", {"text/plain": TEXT}),
+            403: "Not an admin client",
+        }
     ),
 )
 def metrics() -> Response:

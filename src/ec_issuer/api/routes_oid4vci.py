@@ -22,6 +22,7 @@ from flask import Response, request
 
 from ec_issuer.api.context import bearer_auth, caller, services
 from ec_issuer.api.http import documented_body, json_response, parse_json, read_json_body
+from ec_issuer.api.openapi import BINARY, TEXT, answers, media_response, oauth_errors
 from ec_issuer.api.qr import qr_png, qr_svg
 from ec_issuer.core.errors import MalformedInput, NotFound
 from ec_issuer.core.validation import parse_command
@@ -42,6 +43,18 @@ from ec_issuer.oid4vci.service import Oid4vciIssuer
 
 admin = APIBlueprint("offers", __name__, url_prefix="/api/v1/offers", tag="OID4VCI offers")
 wallet = APIBlueprint("oid4vci", __name__, tag="OID4VCI (wallets)")
+_JSON_OBJECT: dict[str, dict[str, Any]] = {"application/json": {"type": "object"}}
+_NO_ISSUER = "No such credential issuer"
+_NO_OFFER = "No such issuer or offer, or the offer expired"
+_RESOURCE_ERRORS: dict[int, Any] = {
+    **oauth_errors(
+        {
+            400: "invalid_credential_request, invalid_proof, invalid_nonce, ...",
+            401: "invalid_token (with a WWW-Authenticate challenge, Bearer or DPoP)",
+        }
+    ),
+    404: _NO_ISSUER,
+}
 
 _SLUG = "<string(maxlength=64):slug>"  # route converter: anything up to 64 characters; unknown slugs 404
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -105,6 +118,17 @@ def _known_issuer(slug: str) -> str:
         "(SSI_AGENT_URL), the agent makes the offer and `offerLink` is its link (502/503/504 when the agent "
         "fails; nothing is stored then)."
     ),
+    responses=answers(
+        {
+            201: media_response("The offer", _JSON_OBJECT),
+            403: "The client may not issue this for the issuer",
+            404: "No such issuer, template or configuration",
+            422: "Invalid input",
+            502: "The external agent failed",
+            503: "The external agent or a backend is unavailable",
+            504: "The external agent timed out",
+        }
+    ),
 )
 def create_offer() -> Response:
     command = parse_command(CreateOffer, read_json_body())
@@ -117,7 +141,10 @@ def create_offer() -> Response:
 
 @admin.get("/<string(maxlength=64):offer_id>")
 @admin.auth_required(bearer_auth)
-@admin.doc(summary="An offer's state: created, token_issued, credential_issued, notified or expired")
+@admin.doc(
+    summary="An offer's state: created, token_issued, credential_issued, notified or expired",
+    responses=answers({200: media_response("The offer", _JSON_OBJECT), 404: "No such offer for this client"}),
+)
 def get_offer(offer_id: str) -> Response:
     return json_response(_offer_out(_offers().offer_for(caller(), offer_id)))
 
@@ -127,6 +154,7 @@ def get_offer(offer_id: str) -> Response:
 @admin.doc(
     summary="Release an offer's deferred awards",
     description="Wallets waiting at the deferred credential endpoint get the credentials at their next request.",
+    responses=answers({200: media_response("The offer", _JSON_OBJECT), 404: "No such offer for this client"}),
 )
 def release_offer(offer_id: str) -> Response:
     return json_response(_offer_out(_offers().release(caller(), offer_id)))
@@ -209,14 +237,20 @@ def offer_by_reference(slug: str, reference: str) -> Response:
 
 
 @wallet.get(f"/issuers/{_SLUG}/oid4vci/offers/<string(maxlength=64):reference>/qr.png")
-@wallet.doc(summary="The offer link as a QR code (PNG)")
+@wallet.doc(
+    summary="The offer link as a QR code (PNG)",
+    responses=answers({200: media_response("The QR code", {"image/png": BINARY}), 404: _NO_OFFER}),
+)
 def offer_qr_png(slug: str, reference: str) -> Response:
     link = _link(slug, reference)
     return Response(qr_png(link), mimetype="image/png", headers=NO_STORE)
 
 
 @wallet.get(f"/issuers/{_SLUG}/oid4vci/offers/<string(maxlength=64):reference>/qr.svg")
-@wallet.doc(summary="The offer link as a QR code (SVG)")
+@wallet.doc(
+    summary="The offer link as a QR code (SVG)",
+    responses=answers({200: media_response("The QR code", {"image/svg+xml": TEXT}), 404: _NO_OFFER}),
+)
 def offer_qr_svg(slug: str, reference: str) -> Response:
     link = _link(slug, reference)
     return Response(qr_svg(link), mimetype="image/svg+xml", headers=NO_STORE)
@@ -230,7 +264,17 @@ def _link(slug: str, reference: str) -> str:
 
 
 @wallet.post(f"/issuers/{_SLUG}/oid4vci/token")
-@wallet.doc(summary="Token endpoint: a pre-authorized code (and tx_code), or an authorization code with PKCE")
+@wallet.doc(
+    summary="Token endpoint: a pre-authorized code (and tx_code), or an authorization code with PKCE",
+    description="An `application/x-www-form-urlencoded` token request (RFC 6749 §4.1.3, OID4VCI 1.0 §6.1).",
+    responses=answers(
+        {
+            200: media_response("The access token", _JSON_OBJECT),
+            **oauth_errors({400: "invalid_request, invalid_grant, invalid_dpop_proof, use_dpop_nonce, ..."}),
+            404: _NO_ISSUER,
+        }
+    ),
+)
 @_protocol_errors
 def token(slug: str) -> Response:
     _known_issuer(slug)
@@ -240,7 +284,16 @@ def token(slug: str) -> Response:
 
 
 @wallet.post(f"/issuers/{_SLUG}/oid4vci/par")
-@wallet.doc(summary="Pushed authorization request (RFC 9126): PKCE S256 and the offer's issuer_state")
+@wallet.doc(
+    summary="Pushed authorization request (RFC 9126): PKCE S256 and the offer's issuer_state",
+    responses=answers(
+        {
+            201: media_response("The request_uri and how long it lives", _JSON_OBJECT),
+            **oauth_errors({400: "invalid_request, ..."}),
+            404: _NO_ISSUER,
+        }
+    ),
+)
 @_protocol_errors
 def pushed_authorization_request(slug: str) -> Response:
     _known_issuer(slug)
@@ -253,6 +306,13 @@ def pushed_authorization_request(slug: str) -> Response:
     summary="Authorization endpoint: redirects with a code for a pushed request",
     description="Only pushed requests (request_uri) are taken. The built-in server authorizes the offer the "
     "request's issuer_state names; it does not authenticate a person (docs/oid4vci.md).",
+    responses=answers(
+        {
+            302: {"description": "To the client's redirect_uri, with the code and state"},
+            **oauth_errors({400: "invalid_request: no such pushed request, or it expired"}),
+            404: _NO_ISSUER,
+        }
+    ),
 )
 @_protocol_errors
 def authorize(slug: str) -> Response:
@@ -262,7 +322,10 @@ def authorize(slug: str) -> Response:
 
 
 @wallet.post(f"/issuers/{_SLUG}/oid4vci/nonce")
-@wallet.doc(summary="Nonce endpoint: a fresh c_nonce for key proofs")
+@wallet.doc(
+    summary="Nonce endpoint: a fresh c_nonce for key proofs",
+    responses=answers({200: media_response("The c_nonce (and a DPoP-Nonce header)", _JSON_OBJECT), 404: _NO_ISSUER}),
+)
 def nonce(slug: str) -> Response:
     _known_issuer(slug)
     # RFC 9449 §8.2 / OID4VCI §7.2: the nonce endpoint may hand out a DPoP nonce too, saving a round trip.
@@ -271,7 +334,17 @@ def nonce(slug: str) -> Response:
 
 
 @wallet.post(f"/issuers/{_SLUG}/oid4vci/credential")
-@wallet.doc(summary="Credential endpoint: credentials bound to the keys the proofs show")
+@wallet.doc(
+    summary="Credential endpoint: credentials bound to the keys the proofs show",
+    description="An `application/json` credential request (OID4VCI 1.0 §8.2).",
+    responses=answers(
+        {
+            200: media_response("The credentials", _JSON_OBJECT),
+            202: media_response("Deferred: a transaction_id for the deferred credential endpoint", _JSON_OBJECT),
+            **_RESOURCE_ERRORS,
+        }
+    ),
+)
 @_protocol_errors
 def credential(slug: str) -> Response:
     _known_issuer(slug)
@@ -281,7 +354,16 @@ def credential(slug: str) -> Response:
 
 
 @wallet.post(f"/issuers/{_SLUG}/oid4vci/deferred")
-@wallet.doc(summary="Deferred credential endpoint: 202 while the award waits for its release, then the credentials")
+@wallet.doc(
+    summary="Deferred credential endpoint: 202 while the award waits for its release, then the credentials",
+    responses=answers(
+        {
+            200: media_response("The credentials", _JSON_OBJECT),
+            202: media_response("Still waiting: ask again after `interval` seconds", _JSON_OBJECT),
+            **_RESOURCE_ERRORS,
+        }
+    ),
+)
 @_protocol_errors
 def deferred(slug: str) -> Response:
     _known_issuer(slug)
@@ -291,7 +373,10 @@ def deferred(slug: str) -> Response:
 
 
 @wallet.post(f"/issuers/{_SLUG}/oid4vci/notification")
-@wallet.doc(summary="Notification endpoint: the wallet says what became of a credential (204)")
+@wallet.doc(
+    summary="Notification endpoint: the wallet says what became of a credential (204)",
+    responses=answers({204: {"description": "Noted"}, **_RESOURCE_ERRORS}),
+)
 @_protocol_errors
 def notification(slug: str) -> Response:
     _known_issuer(slug)

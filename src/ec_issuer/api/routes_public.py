@@ -10,6 +10,7 @@ from flask import Response
 
 from ec_issuer.api.context import services
 from ec_issuer.api.http import json_response
+from ec_issuer.api.openapi import answers, media_response
 from ec_issuer.api.schemas import Health
 from ec_issuer.bootstrap import readiness
 from ec_issuer.core.errors import NotFound
@@ -28,6 +29,9 @@ def _issuer(slug: str) -> Issuer:
     return issuer
 
 
+_DID_DOCUMENT = media_response("A DID document (DID Core 1.0)", {"application/did+json": {"type": "object"}})
+
+
 @blueprint.get("/.well-known/jwks.json")
 @blueprint.doc(summary="Every key of every issuer that may still verify a credential")
 def all_jwks() -> Response:
@@ -42,7 +46,10 @@ def issuer_jwks(slug: str) -> Response:
 
 
 @blueprint.get("/.well-known/did.json")
-@blueprint.doc(summary="The root issuer's did:web document")
+@blueprint.doc(
+    summary="The root issuer's did:web document",
+    responses=answers({200: _DID_DOCUMENT, 404: "This deployment has no root issuer"}),
+)
 def root_did_document() -> Response:
     container = services()
     issuer = container.issuers.root_document_issuer()
@@ -52,7 +59,10 @@ def root_did_document() -> Response:
 
 
 @blueprint.get("/issuers/<slug>/did.json")
-@blueprint.doc(summary="An issuer's did:web document")
+@blueprint.doc(
+    summary="An issuer's did:web document",
+    responses=answers({200: _DID_DOCUMENT, 404: "No such issuer, or its document is elsewhere (root, did:key)"}),
+)
 def issuer_did_document(slug: str) -> Response:
     issuer = _issuer(slug)
     if issuer.is_root:

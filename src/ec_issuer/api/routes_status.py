@@ -6,15 +6,14 @@ and the status lists verifiers fetch (public, cacheable)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from apiflask import APIBlueprint
 from flask import Response, request
 
 from ec_issuer.api.context import bearer_auth, caller, services
 from ec_issuer.api.http import documented_body, json_response, read_json_body
+from ec_issuer.api.openapi import TEXT, answers, media_response
 from ec_issuer.api.presenters import history_out, lifecycle_change_out
-from ec_issuer.api.schemas import HistoryOut, LifecycleChangeOut, Problem
+from ec_issuer.api.schemas import HistoryOut, LifecycleChangeOut
 from ec_issuer.core.errors import NotFound
 from ec_issuer.core.validation import parse_command
 from ec_issuer.credentials.reading import normalize_credential_id
@@ -36,10 +35,7 @@ _ERRORS = {
     409: "Not allowed from the credential's current status",
     422: "Invalid input",
 }
-_RESPONSES: dict[int | str, Any] = {
-    code: {"description": text, "content": {"application/problem+json": {"schema": Problem}}}
-    for code, text in _ERRORS.items()
-}
+_RESPONSES = answers(_ERRORS)
 
 
 def _change_response(outcome: LifecycleOutcome) -> Response:
@@ -107,7 +103,7 @@ def _reversible(credential_id: str, action: LifecycleAction) -> Response:
 @admin.doc(
     summary="A credential's lifecycle history",
     description="Every transition, oldest first, with the acting client (null: the expiry sweep), time and reason.",
-    responses={404: _RESPONSES[404], 401: _RESPONSES[401]},
+    responses=answers({404: _RESPONSES[404], 401: _RESPONSES[401]}),
 )
 def history(credential_id: str) -> Response:
     credential_id = normalize_credential_id(credential_id)
@@ -126,6 +122,22 @@ _BITSTRING_TYPES = ["application/json", "application/ld+json", "application/vc",
         "proof (`application/json`, `application/ld+json`, `application/vc`) or `application/vc+jwt`. "
         "`token` lists are Status List Tokens (`application/statuslist+jwt`). Cacheable for the list's ttl; "
         "send `If-None-Match` with the ETag for a 304."
+    ),
+    responses=answers(
+        {
+            200: media_response(
+                "The list, in the representation asked for",
+                {
+                    "application/json": {"type": "object"},
+                    "application/ld+json": {"type": "object"},
+                    "application/vc": {"type": "object"},
+                    VC_JWT_MEDIA_TYPE: TEXT,
+                    STATUS_LIST_JWT_MEDIA_TYPE: TEXT,
+                },
+            ),
+            304: {"description": "Not modified (If-None-Match)"},
+            404: "No such issuer, list kind or list",
+        }
     ),
 )
 def status_list(slug: str, kind: str, number: int) -> Response:

@@ -25,7 +25,6 @@ from ec_issuer.api.routes_verification import (
     require_client,
     verify_anonymously,
 )
-from ec_issuer.api.schemas import Problem
 from ec_issuer.core.encoding import JsonObject, format_datetime, loads_object
 from ec_issuer.core.errors import FieldError, Forbidden, InvalidInput, MalformedInput
 from ec_issuer.core.vcdm import is_v1, issuer_id
@@ -60,10 +59,7 @@ _ERRORS = {
 
 
 def _problems(*codes: int) -> dict[int, Any]:
-    return {
-        code: {"description": _ERRORS[code], "content": {"application/problem+json": {"schema": Problem}}}
-        for code in codes
-    }
+    return {code: _ERRORS[code] for code in codes}
 
 
 class IssueOptions(BaseModel):

@@ -28,9 +28,9 @@ from werkzeug.exceptions import NotFound as HttpNotFound
 from ec_issuer.access.model import ApiClient
 from ec_issuer.api.context import services
 from ec_issuer.api.http import JSON_MEDIA_TYPE, json_response
+from ec_issuer.api.openapi import BINARY, HTML_PAGE, media_response
 from ec_issuer.api.presenters import credential_summary, verification_out
 from ec_issuer.api.rate_limits import spend_public_allowance
-from ec_issuer.api.schemas import Problem
 from ec_issuer.api.uploads import (
     MULTIPART_MEDIA_TYPE,
     HashedFile,
@@ -79,16 +79,35 @@ _PAGE_HEADERS: Final = {
 _CONTENT_QUOTING_CHECKS: Final = frozenset({"schema", "payload"})
 _ANONYMOUS_VERIFY_MEMBERS: Final = ("credentialId", "jws", "file")
 
-_RESPONSES: dict[int | str, Any] = {
-    404: {
-        "description": "No such credential (the HTML page then says Unknown)",
-        "content": {"application/problem+json": {"schema": Problem}},
-    },
-    429: {
-        "description": "Too many requests from this address for now (PUBLIC_RATE_PER_MINUTE); see Retry-After",
-        "content": {"application/problem+json": {"schema": Problem}},
-    },
+_RATE_LIMITED = "Too many requests from this address for now (PUBLIC_RATE_PER_MINUTE); see Retry-After"
+_PAGE_RESPONSES: dict[int | str, Any] = {
+    200: media_response(
+        "The page, or with `Accept: application/json` the verdict and verification result",
+        {"text/html": HTML_PAGE, "application/json": {"type": "object"}},
+    ),
+    404: media_response("No such credential: the page says Unknown", {"text/html": HTML_PAGE}),
+    429: _RATE_LIMITED,
 }
+_FILE_RESPONSES: dict[int | str, Any] = {
+    200: media_response(
+        "The comparison; the page with it for a form a browser sent without JavaScript",
+        {"application/json": {"type": "object"}, "text/html": HTML_PAGE},
+    ),
+    400: "Malformed URL or form",
+    404: "No such credential",
+    413: "The file is larger than VERIFY_FILE_MAX_BYTES",
+    422: "The credential names no content hash, or the form has no file",
+    429: _RATE_LIMITED,
+}
+
+
+def _artefact_responses(media_type: str) -> dict[int | str, Any]:
+    return {
+        200: media_response("The drawing", {media_type: BINARY}),
+        304: {"description": "Not modified (If-None-Match)"},
+        404: "No such validation credential",
+        429: _RATE_LIMITED,
+    }
 
 
 class AttestationRecords(Protocol):
@@ -121,7 +140,7 @@ def page_url(key: str) -> str:
         "JSON also holds the stored record (and the validation platform's links). `credential_id` is the UUID, "
         "or the `urn:uuid:` / `urn:credential:` id."
     ),
-    responses=_RESPONSES,
+    responses=_PAGE_RESPONSES,
 )
 def page(credential_id: str) -> Response:
     spend_public_allowance()
@@ -224,7 +243,7 @@ def _dates(facts: PublicFacts) -> dict[str, str | None]:
         "(50 MiB by default, 413 beyond). Answers `{match, expected, actual, size}`; a form sent by a browser "
         "without JavaScript gets the page back with the answer."
     ),
-    responses=_RESPONSES,
+    responses=_FILE_RESPONSES,
 )
 def check_file(credential_id: str) -> Response:
     spend_public_allowance()
@@ -266,7 +285,7 @@ def check_file(credential_id: str) -> Response:
 @blueprint.doc(
     summary="A validation credential's certificate (A4 PDF with the verification page's QR code)",
     description="Drawn on request with the status of that moment: a revoked credential's certificate says REVOKED.",
-    responses=_RESPONSES,
+    responses=_artefact_responses("application/pdf"),
 )
 def certificate(credential_id: str) -> Response:
     return _artefact(credential_id, "application/pdf", "certificate.pdf")
@@ -276,7 +295,7 @@ def certificate(credential_id: str) -> Response:
 @blueprint.doc(
     summary="A validation credential's badge (square PNG with the verification page's QR code)",
     description="Drawn on request with the status of that moment, like the certificate.",
-    responses=_RESPONSES,
+    responses=_artefact_responses("image/png"),
 )
 def badge(credential_id: str) -> Response:
     return _artefact(credential_id, "image/png", "badge.png")

@@ -14,12 +14,31 @@ class IssueRequestBody(RootModel[IssueCredential | IssueDocument]):
     """Either the parts of an Open Badge (`IssueCredential`) or a caller-built document (`IssueDocument`)."""
 
 
+class FieldProblem(BaseModel):
+    pointer: str = Field(description="JSON Pointer to the field in the body, or `path`, or a query parameter")
+    detail: str
+
+
 class Problem(BaseModel):
-    type: str
+    """RFC 9457 problem details, as every error of this service is answered (but see OAuthError)."""
+
+    model_config = ConfigDict(extra="allow", title="Problem")
+
+    type: str = Field(description="`urn:ec-issuer:problem:<kind>`, or `about:blank`")
     title: str
     status: int
     detail: str
-    errors: list[dict[str, str]] | None = Field(default=None, description="JSON Pointer and message per field")
+    errors: list[FieldProblem] | None = Field(default=None, description="The offending fields, when known")
+
+
+class OAuthError(BaseModel):
+    """An error of the OID4VCI wallet endpoints, in the shape OAuth 2.0 (RFC 6749 §5.2) and OID4VCI 1.0 §8.3.1
+    prescribe, because wallets read exactly these codes."""
+
+    model_config = ConfigDict(title="OAuthError")
+
+    error: str = Field(description="e.g. invalid_request, invalid_grant, invalid_proof, invalid_nonce")
+    error_description: str
 
 
 class CredentialSummary(BaseModel):
