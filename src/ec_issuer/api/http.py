@@ -103,8 +103,8 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     return response
 
 
-def documented_body(model: type[BaseModel]) -> Callable[[F], F]:
-    """Describe a JSON request body in the OpenAPI document without letting APIFlask parse it.
+def documented_body(model: type[BaseModel], content_type: str = JSON_MEDIA_TYPE) -> Callable[[F], F]:
+    """Describe a request body in the OpenAPI document without letting APIFlask parse it.
 
     We parse bodies ourselves (`read_json_body`) to answer 413/415/400/422 as RFC 9457 problems with
     field pointers; APIFlask's own `input` would validate first and answer in its own format.
@@ -112,7 +112,7 @@ def documented_body(model: type[BaseModel]) -> Callable[[F], F]:
     schema = registry.create_adapter(model).schema
 
     def decorator(view: F) -> F:
-        _annotate(view, body=schema, content_type=JSON_MEDIA_TYPE)
+        _annotate(view, body=schema, content_type=content_type)
         return view
 
     return decorator

@@ -22,6 +22,13 @@ from flask import Response, request
 
 from ec_issuer.api.context import bearer_auth, caller, services
 from ec_issuer.api.http import documented_body, json_response, parse_json, read_json_body
+from ec_issuer.api.oid4vci_schemas import (
+    CredentialRequest,
+    DeferredCredentialRequest,
+    NotificationRequest,
+    PushedAuthorizationRequest,
+    TokenRequest,
+)
 from ec_issuer.api.openapi import BINARY, TEXT, answers, media_response, oauth_errors
 from ec_issuer.api.qr import qr_png, qr_svg
 from ec_issuer.core.errors import MalformedInput, NotFound
@@ -56,6 +63,7 @@ _RESOURCE_ERRORS: dict[int, Any] = {
     404: _NO_ISSUER,
 }
 
+FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 _SLUG = "<string(maxlength=64):slug>"  # route converter: anything up to 64 characters; unknown slugs 404
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 P = ParamSpec("P")
@@ -275,6 +283,7 @@ def _link(slug: str, reference: str) -> str:
         }
     ),
 )
+@documented_body(TokenRequest, FORM_MEDIA_TYPE)
 @_protocol_errors
 def token(slug: str) -> Response:
     _known_issuer(slug)
@@ -294,6 +303,7 @@ def token(slug: str) -> Response:
         }
     ),
 )
+@documented_body(PushedAuthorizationRequest, FORM_MEDIA_TYPE)
 @_protocol_errors
 def pushed_authorization_request(slug: str) -> Response:
     _known_issuer(slug)
@@ -345,6 +355,7 @@ def nonce(slug: str) -> Response:
         }
     ),
 )
+@documented_body(CredentialRequest)
 @_protocol_errors
 def credential(slug: str) -> Response:
     _known_issuer(slug)
@@ -364,6 +375,7 @@ def credential(slug: str) -> Response:
         }
     ),
 )
+@documented_body(DeferredCredentialRequest)
 @_protocol_errors
 def deferred(slug: str) -> Response:
     _known_issuer(slug)
@@ -377,6 +389,7 @@ def deferred(slug: str) -> Response:
     summary="Notification endpoint: the wallet says what became of a credential (204)",
     responses=answers({204: {"description": "Noted"}, **_RESOURCE_ERRORS}),
 )
+@documented_body(NotificationRequest)
 @_protocol_errors
 def notification(slug: str) -> Response:
     _known_issuer(slug)
@@ -385,7 +398,7 @@ def notification(slug: str) -> Response:
 
 
 def _form(what: str) -> dict[str, str]:
-    if request.mimetype != "application/x-www-form-urlencoded":
+    if request.mimetype != FORM_MEDIA_TYPE:
         raise invalid_request(f"the {what} must be application/x-www-form-urlencoded")
     return dict(request.form.items())
 
