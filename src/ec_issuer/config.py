@@ -147,6 +147,8 @@ class Settings:
     # address and worker process: a burst, refilled at a rate per minute (0: no limit; api/rate_limits.py).
     public_rate_per_minute: int = DEFAULT_PUBLIC_RATE_PER_MINUTE
     public_rate_burst: int = DEFAULT_PUBLIC_RATE_BURST
+    # Where the allowances live: None, in each worker; a redis:// URL, shared by every worker and instance.
+    public_rate_store: str | None = field(default=None, repr=False)
     # Reverse proxies in front of the service whose X-Forwarded-For is trusted for the client's address.
     trusted_proxy_hops: int = 0
 
@@ -275,6 +277,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, mode: str | None 
         verify_file_max_bytes=verify_file_max_bytes,
         public_rate_per_minute=public_rate_per_minute,
         public_rate_burst=public_rate_burst,
+        public_rate_store=_public_rate_store(env),
         trusted_proxy_hops=trusted_proxy_hops,
     )
 
@@ -292,6 +295,16 @@ def _public_allowance(env: Mapping[str, str]) -> tuple[int, int, int]:
     if not 0 <= proxy_hops <= 10:
         raise ConfigurationError("TRUSTED_PROXY_HOPS must be between 0 and 10")
     return per_minute, burst, proxy_hops
+
+
+def _public_rate_store(env: Mapping[str, str]) -> str | None:
+    """PUBLIC_RATE_STORE (or PUBLIC_RATE_STORE_FILE): a Redis URL for allowances shared by all workers."""
+    url = _secret(env, "PUBLIC_RATE_STORE")
+    if url is None:
+        return None
+    if urlsplit(url).scheme not in ("redis", "rediss", "unix"):
+        raise ConfigurationError("PUBLIC_RATE_STORE must be a redis://, rediss:// or unix:// URL")
+    return url
 
 
 def _elm_seal_settings(env: Mapping[str, str], data_dir: Path, *, development: bool) -> ElmSealSettings | None:

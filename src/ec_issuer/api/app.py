@@ -26,8 +26,10 @@ from ec_issuer.api.http import refuse_control_characters_in_url
 from ec_issuer.api.openapi import describe_answers
 from ec_issuer.api.problems import apiflask_error, register_error_handlers
 from ec_issuer.api.rate_limits import EXTENSION_KEY as RATE_LIMITS_KEY
-from ec_issuer.api.rate_limits import TokenBuckets
+from ec_issuer.api.rate_limits import Allowances, TokenBuckets
+from ec_issuer.api.shared_allowances import SharedTokenBuckets
 from ec_issuer.bootstrap import Container
+from ec_issuer.config import Settings
 
 
 def create_app(container: Container) -> APIFlask:
@@ -57,7 +59,7 @@ def create_app(container: Container) -> APIFlask:
     app.extensions[EXTENSION_KEY] = container
     settings = container.settings
     if settings.public_rate_per_minute > 0:
-        app.extensions[RATE_LIMITS_KEY] = TokenBuckets(settings.public_rate_per_minute, settings.public_rate_burst)
+        app.extensions[RATE_LIMITS_KEY] = _allowances(settings)
     if settings.trusted_proxy_hops > 0:
         # Only the client's address is taken from the proxies: public URLs come from ISSUER_BASE_URL.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_hops)
@@ -85,3 +87,10 @@ def create_app(container: Container) -> APIFlask:
     # ours keeps the field pointers of 413 and 415 answers.
     register_error_handlers(app)
     return app
+
+
+def _allowances(settings: Settings) -> Allowances:
+    per_minute, burst = settings.public_rate_per_minute, settings.public_rate_burst
+    if settings.public_rate_store:
+        return SharedTokenBuckets(settings.public_rate_store, per_minute, burst)
+    return TokenBuckets(per_minute, burst)

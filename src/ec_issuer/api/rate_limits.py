@@ -1,11 +1,12 @@
 """Allowances for callers of the public routes that cost CPU to answer: the verification page, the file check,
 the certificate and badge, and the account-free verify API.
 
-Each worker process keeps a token bucket per client address: PUBLIC_RATE_BURST requests at once, refilled at
-PUBLIC_RATE_PER_MINUTE. It guards a worker against one client keeping it busy; it is not a quota, since with
-several workers a client may get up to that many allowances. Behind a reverse proxy every request comes from
-the proxy's address, so TRUSTED_PROXY_HOPS tells the service how many proxies' X-Forwarded-For entries to
-trust (werkzeug's ProxyFix) and the buckets count clients, not the proxy.
+Each client address has a token bucket: PUBLIC_RATE_BURST requests at once, refilled at PUBLIC_RATE_PER_MINUTE.
+By default each worker process keeps its own (`TokenBuckets`): that guards a worker against one client keeping it
+busy, but with several workers a client may get up to that many allowances. With PUBLIC_RATE_STORE the buckets
+live in Redis (api/shared_allowances.py), one per address for every worker and instance. Behind a reverse proxy
+every request comes from the proxy's address, so TRUSTED_PROXY_HOPS tells the service how many proxies'
+X-Forwarded-For entries to trust (werkzeug's ProxyFix) and the buckets count clients, not the proxy.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Protocol
 
 from flask import current_app, request
 
@@ -22,6 +24,12 @@ from ec_issuer.core.errors import RateLimited
 
 EXTENSION_KEY = "ec_issuer.public_rate_limits"
 MAX_TRACKED_CLIENTS = 10_000  # the least recently seen client is forgotten first (its bucket starts full again)
+
+
+class Allowances(Protocol):
+    def take(self, client: str) -> float | None:
+        """Spend one request of the client's allowance: None when it had one, else the seconds until it has."""
+        ...
 
 
 class TokenBuckets:
@@ -59,7 +67,7 @@ class TokenBuckets:
 
 def spend_public_allowance() -> None:
     """Raise RateLimited (429, Retry-After) when the calling address has no request left for now."""
-    buckets: TokenBuckets | None = current_app.extensions.get(EXTENSION_KEY)
+    buckets: Allowances | None = current_app.extensions.get(EXTENSION_KEY)
     if buckets is None:
         return
     wait = buckets.take(request.remote_addr or "unknown")
