@@ -10,8 +10,8 @@ every route can give whatever its own declaration lists:
 - for a JSON body read with `read_json_body`: 400 when it is not JSON, 415 for another media type. Protocol
   endpoints (those that declare OAuth errors) answer both, and what APIFlask declares as 422, as OAuth 400s.
 
-Routes declare their errors as `{status: description}` and their success media types with
-`media_response`; the problem schema is filled in here, so no route repeats it.
+Routes declare their answers with `answers({status: description})`, success media types with `media_response`;
+the problem schema is filled in here, so no route repeats it.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
+from ec_issuer.api.problems import PROBLEM_MEDIA_TYPE
 from ec_issuer.api.schemas import OAuthError, Problem
 
-PROBLEM_MEDIA_TYPE = "application/problem+json"
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 OAUTH_ERROR_REF = {"$ref": "#/components/schemas/OAuthError"}
 # APIFlask's own error schemas, which this service never sends.
@@ -30,7 +30,7 @@ _HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 
 _URL_CONTROL_CHARACTER = "Malformed request: a control character in the URL path or query"
 _BODY_TOO_LARGE = "The request body is larger than MAX_REQUEST_BYTES"
-_BODY_NOT_JSON = "Malformed request: the body is not JSON, or nests too deep"
+_BODY_NOT_JSON = "; or the body is not JSON, or nests too deep"
 _BODY_MEDIA_TYPE = "The body is not application/json (or another +json type)"
 
 
@@ -88,7 +88,7 @@ def _describe_operation(operation: dict[str, Any]) -> None:
     if body_media:
         common["413"] = _BODY_TOO_LARGE
         if not protocol and body_media == {"application/json"}:
-            common["400"] += "; or the body is not JSON, or nests too deep"
+            common["400"] += _BODY_NOT_JSON
             common["415"] = _BODY_MEDIA_TYPE
     for code, description in common.items():
         responses.setdefault(code, {"description": description})
