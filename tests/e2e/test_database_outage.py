@@ -6,8 +6,7 @@ import socket
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, delete, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import delete
 
 from ec_issuer.api.app import create_app
 from ec_issuer.bootstrap import build
@@ -19,26 +18,8 @@ from ec_issuer.storage.tables import metadata
 from ec_issuer.storage.unit_of_work import SqlUnitOfWork
 from tests.conftest import json_of
 from tests.integration.test_storage import make_issuer
-from tests.services import POSTGRES_ADMIN_URL
+from tests.services import terminate_connections_to
 from tests.support import award_body, make_settings
-
-
-def _terminate_connections_to(database_url: str) -> int:
-    database = make_url(database_url).database
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            return len(
-                connection.execute(
-                    text(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                        "WHERE datname = :name AND pid <> pg_backend_pid()"
-                    ),
-                    {"name": database},
-                ).all()
-            )
-    finally:
-        admin.dispose()
 
 
 def test_connections_killed_by_the_server_are_replaced(postgres_url: str, tmp_path: Path) -> None:
@@ -55,7 +36,7 @@ def test_connections_killed_by_the_server_are_replaced(postgres_url: str, tmp_pa
         auth = {"Authorization": f"Bearer {token}"}
         assert http.post("/api/v1/credentials", json=award_body(), headers=auth).status_code == 201
 
-        assert _terminate_connections_to(postgres_url) >= 1  # the pooled connection the request used
+        assert terminate_connections_to(postgres_url) >= 1  # the pooled connection the request used
 
         statuses = [http.post("/api/v1/credentials", json=award_body(), headers=auth).status_code for _ in range(3)]
     finally:
@@ -85,7 +66,7 @@ def test_a_connection_lost_inside_a_transaction_is_a_503_and_keeps_nothing(postg
     try:
         with pytest.raises(Unavailable), SqlUnitOfWork(engine) as uow:
             uow.issuers.add(make_issuer("lost-midway"))
-            assert _terminate_connections_to(postgres_url) >= 1
+            assert terminate_connections_to(postgres_url) >= 1
             uow.issuers.get_root()  # the transaction's second statement meets the dead connection: no retry
             uow.commit()
         with SqlUnitOfWork(engine) as uow:

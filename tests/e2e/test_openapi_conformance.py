@@ -16,7 +16,9 @@ SQLite only: the document and the routes do not depend on the database.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -69,6 +71,34 @@ def api_schema(app: Any) -> Any:
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=["valid", "invalid"])
 def test_every_answer_is_the_one_the_document_declares(api_schema: Any, mode: GenerationMode) -> None:
+    assert _undeclared_answers(api_schema, mode, CHECKS, EXAMPLES_PER_OPERATION) == []
+
+
+def test_with_the_database_away_every_answer_is_declared_and_none_is_a_500(tmp_path: Path) -> None:
+    """An unreachable PostgreSQL: every route answers 503 (declared) or what it answers without the database.
+    This found the offer-by-reference routes answering 500 (their store used the engine directly)."""
+    with socket.socket() as probe:  # a port nobody listens on once the block ends
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    container = build(make_settings(f"postgresql+psycopg://nobody@127.0.0.1:{port}/gone", tmp_path))
+    try:
+        application = create_app(container)
+        application.testing = False
+        api_schema = schemathesis.openapi.from_wsgi("/openapi.json", application)
+        checks = [_only_503_among_5xx, status_code_conformance, content_type_conformance, response_schema_conformance]
+        assert _undeclared_answers(api_schema, GenerationMode.POSITIVE, checks, examples=3) == []
+    finally:
+        container.engine.dispose()
+
+
+def _only_503_among_5xx(ctx: Any, response: Any, case: Any) -> bool | None:
+    del ctx, case
+    assert response.status_code < 500 or response.status_code == 503, f"{response.status_code}: {response.text}"
+    return None
+
+
+def _undeclared_answers(api_schema: Any, mode: GenerationMode, checks: list[Any], examples: int) -> list[str]:
+    """Each operation's first counterexample to `checks`, over `examples` generated requests per operation."""
     failures: list[str] = []
     operations = [result.ok() for result in api_schema.get_all_operations()]
     assert len(operations) > 60
@@ -77,21 +107,21 @@ def test_every_answer_is_the_one_the_document_declares(api_schema: Any, mode: Ge
 
         @given(case=operation.as_strategy(generation_mode=mode))
         @settings(
-            max_examples=EXAMPLES_PER_OPERATION,
+            max_examples=examples,
             deadline=None,
             database=None,  # nothing written to the checkout
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
         )
         def answer_as_declared(case: Any) -> None:
-            case.call_and_validate(headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, checks=CHECKS)
+            case.call_and_validate(headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, checks=checks)
 
         try:
             answer_as_declared()
         except Unsatisfiable:
             continue  # an operation without parameters or body has no invalid request to generate
-        except (AssertionError, BaseExceptionGroup) as exc:  # each operation's first counterexample, together
+        except (AssertionError, BaseExceptionGroup) as exc:
             failures.append(f"{operation.label}: {exc}")
-    assert failures == []
+    return failures
 
 
 def _references(node: Any) -> Iterator[str]:
@@ -134,10 +164,16 @@ def test_every_error_answer_is_a_problem_document(document: dict[str, Any]) -> N
             others = {media: body for media, body in content.items() if media != "application/problem+json"}
             if others == {"application/json": {"schema": {"$ref": "#/components/schemas/OAuthError"}}}:
                 oauth.append(name)
-            elif others:  # the verification page answers a browser with its Unknown page
-                assert (name, code, set(others)) == ("GET /credentials/{credential_id}/", "404", {"text/html"})
+            elif others:  # the verification page's Unknown page for browsers; the readiness checks
+                assert (name, code, set(others)) in (
+                    ("GET /credentials/{credential_id}/", "404", {"text/html"}),
+                    ("GET /ready", "503", {"application/json"}),
+                )
         # A control character in the URL is refused on every route, before it runs.
         assert "400" in operation["responses"], name
+        if name not in ("GET /health", "GET /contexts/validation/v1", "GET /schemas/validation-credential/v1.json"):
+            assert "503" in operation["responses"], name
+        assert not any(key.startswith("x-") for key in operation), name
     assert wrong == []
     assert oauth and all("/oid4vci/" in name for name in oauth)
 

@@ -21,6 +21,7 @@ from ec_issuer.storage.migrate import upgrade
 from ec_issuer.storage.outbox import SqlOutbox, SqlOutboxStore
 from ec_issuer.storage.session import LazyConnection
 from ec_issuer.storage.tables import outbox_events
+from tests.services import terminate_connections_to
 from tests.support import SettableClock
 
 
@@ -197,3 +198,35 @@ def test_a_background_relay_publishes_until_stopped(engine: Engine, clock: Setta
     finally:
         background.stop()
     assert sorted(e.id for e in publisher.seen) == sorted(e.id for e in events)
+
+
+def test_a_relay_outlives_a_database_outage(postgres_url: str, clock: SettableClock) -> None:
+    """PostgreSQL drops every connection (a restart, a failover): the relay's next claim fails. The relay backs
+    off and carries on, instead of ending and leaving later events unpublished until the process restarts."""
+    relay_engine = create_engine(postgres_url)
+    observer = create_engine(postgres_url, pool_pre_ping=True)  # the test's own reads survive the outage
+    with observer.begin() as connection:
+        connection.execute(outbox_events.delete())
+    publisher = Recorder()
+    policy = RelayPolicy(first_backoff=timedelta(milliseconds=100), concurrency=1)
+    background = BackgroundRelay(OutboxRelay(SqlOutboxStore(relay_engine), publisher, clock, policy), publisher)
+    background.start()
+    try:
+        before = record(observer, clock, [f"urn:uuid:before{i}" for i in range(5)])
+        _wait_until_delivered(observer, 5)
+        assert terminate_connections_to(postgres_url) >= 1  # the relay's pooled connection among them
+        time.sleep(0.3)  # the relay's next claims meet the dead connection
+        after = record(observer, clock, [f"urn:uuid:after{i}" for i in range(5)])
+        _wait_until_delivered(observer, 10)
+    finally:
+        background.stop()
+        relay_engine.dispose()
+        observer.dispose()
+    assert sorted(e.id for e in publisher.seen) == sorted(e.id for e in before + after)
+
+
+def _wait_until_delivered(engine: Engine, count: int) -> None:
+    deadline = time.monotonic() + 15
+    while states(engine) != {"delivered": count}:
+        assert time.monotonic() < deadline, states(engine)
+        time.sleep(0.05)

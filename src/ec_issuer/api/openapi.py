@@ -7,6 +7,8 @@ every route can give whatever its own declaration lists:
 
 - 400 for a control character in the URL path or query (`refuse_control_characters_in_url` runs first);
 - 413 for a body over MAX_REQUEST_BYTES, on every route that takes a body;
+- 503 when the database is unreachable, lost or busy (storage/failures.py), except on the routes marked
+  `ANSWERS_WITHOUT_DATABASE`;
 - for a JSON body read with `read_json_body`: 400 when it is not JSON, 415 for another media type. Protocol
   endpoints (those that declare OAuth errors) answer both, and what APIFlask declares as 422, as OAuth 400s.
 
@@ -32,6 +34,11 @@ _URL_CONTROL_CHARACTER = "Malformed request: a control character in the URL path
 _BODY_TOO_LARGE = "The request body is larger than MAX_REQUEST_BYTES"
 _BODY_NOT_JSON = "; or the body is not JSON, or nests too deep"
 _BODY_MEDIA_TYPE = "The body is not application/json (or another +json type)"
+_DATABASE_AWAY = "The database (or a key backend) is unavailable or busy: retry after Retry-After seconds"
+# Marks the few routes that answer without the database (`doc(extensions=ANSWERS_WITHOUT_DATABASE)`): they get
+# no 503. The mark itself is removed from the document.
+_WITHOUT_DATABASE = "x-answers-without-database"
+ANSWERS_WITHOUT_DATABASE: dict[str, Any] = {_WITHOUT_DATABASE: True}
 
 
 HTML_PAGE: dict[str, Any] = {"type": "string", "description": "An HTML page"}
@@ -84,6 +91,8 @@ def _describe_operation(operation: dict[str, Any]) -> None:
     if protocol:  # APIFlask declares a 422 for every described body; a protocol endpoint answers 400 instead
         responses.pop("422", None)
     common = {"400": _URL_CONTROL_CHARACTER}
+    if not operation.pop(_WITHOUT_DATABASE, False):
+        common["503"] = _DATABASE_AWAY
     body_media = set(operation.get("requestBody", {}).get("content", {}))
     if body_media:
         common["413"] = _BODY_TOO_LARGE

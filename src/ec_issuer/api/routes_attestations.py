@@ -11,7 +11,7 @@ from flask import Response
 
 from ec_issuer.api.context import bearer_auth, caller, services
 from ec_issuer.api.http import documented_body, json_response, read_json_body
-from ec_issuer.api.openapi import answers, media_response
+from ec_issuer.api.openapi import ANSWERS_WITHOUT_DATABASE, answers, media_response
 from ec_issuer.api.presenters import attestation_out, organization_privacy_out
 from ec_issuer.api.schemas import OrganizationPrivacyOut, ValidationCredentialOut
 from ec_issuer.attestations.commands import IssueValidationCredential, PutOrganizationPrivacy
@@ -104,6 +104,7 @@ def put_organization_privacy(organization_id: str) -> Response:
 @public.doc(
     summary="The JSON-LD context of ValidationCredentials (https://w3id.org/ec-issuer/validation/v1)",
     responses=answers({200: media_response("The context document", {"application/ld+json": {"type": "object"}})}),
+    extensions=ANSWERS_WITHOUT_DATABASE,
 )
 def validation_context() -> Response:
     return Response(dumps(published_context()), mimetype="application/ld+json", headers=_PUBLIC)
@@ -113,6 +114,7 @@ def validation_context() -> Response:
 @public.doc(
     summary="The JSON Schema (2020-12) every ValidationCredential satisfies",
     responses=answers({200: media_response("The schema", {"application/schema+json": {"type": "object"}})}),
+    extensions=ANSWERS_WITHOUT_DATABASE,
 )
 def validation_credential_schema() -> Response:
     body = dumps(published_schema(services().attestations.urls))

@@ -10,7 +10,7 @@ from flask import Response
 
 from ec_issuer.api.context import services
 from ec_issuer.api.http import json_response
-from ec_issuer.api.openapi import answers, media_response
+from ec_issuer.api.openapi import ANSWERS_WITHOUT_DATABASE, answers, media_response
 from ec_issuer.api.schemas import Health
 from ec_issuer.bootstrap import readiness
 from ec_issuer.core.errors import NotFound
@@ -29,6 +29,7 @@ def _issuer(slug: str) -> Issuer:
     return issuer
 
 
+_HEALTH = {"$ref": "#/components/schemas/Health"}
 _DID_DOCUMENT = media_response("A DID document (DID Core 1.0)", {"application/did+json": {"type": "object"}})
 
 
@@ -81,14 +82,17 @@ def _did_response(issuer: Issuer) -> Response:
 
 @blueprint.get("/health")
 @blueprint.output(Health)
-@blueprint.doc(summary="Liveness: the process answers")
+@blueprint.doc(summary="Liveness: the process answers", extensions=ANSWERS_WITHOUT_DATABASE)
 def health() -> Response:
     return json_response({"status": "ok"})
 
 
 @blueprint.get("/ready")
 @blueprint.output(Health)
-@blueprint.doc(summary="Readiness: database reachable and migrated, key backends usable")
+@blueprint.doc(
+    summary="Readiness: database reachable and migrated, key backends usable",
+    responses=answers({503: media_response("Not ready: `checks` says what failed", {"application/json": _HEALTH})}),
+)
 def ready() -> Response:
     checks = readiness(services())
     healthy = all(value == "ok" for value in checks.values())

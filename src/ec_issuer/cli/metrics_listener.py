@@ -8,6 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import click
 
+from ec_issuer.core.errors import Unavailable
 from ec_issuer.events.metrics import CONTENT_TYPE
 
 
@@ -29,7 +30,11 @@ class MetricsListener:
                 if self.path.split("?", 1)[0] != "/metrics":
                     self.send_error(404)
                     return
-                body = render().encode()
+                try:
+                    body = render().encode()
+                except Unavailable:  # the outbox cannot be counted while the database is away
+                    self.send_error(503, "the database is unavailable; the relay backs off and carries on")
+                    return
                 self.send_response(200)
                 self.send_header("Content-Type", CONTENT_TYPE)
                 self.send_header("Content-Length", str(len(body)))

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from ec_issuer.core.errors import Unavailable
 from ec_issuer.core.ports import Clock
 from ec_issuer.events.model import OutboxEvent
 from ec_issuer.events.ports import EventPublisher, PublishFailed
@@ -188,17 +189,19 @@ class OutboxRelay:
             )
 
     async def _run_one_lane(self, stop: asyncio.Event) -> None:
-        """One batch after another, waiting when idle and backing off while the broker is away."""
-        broker_wait = self._policy.first_backoff.total_seconds()
+        """One batch after another, waiting when idle and backing off while the broker or the database is
+        away: a lane that ended on an outage would leave events unpublished until the process restarts."""
+        outage_wait = self._policy.first_backoff.total_seconds()
         while not stop.is_set():
             try:
                 claimed = await self.run_once()
-            except PublishFailed as exc:
-                log.warning("broker unavailable (%s); retrying in %.1f s", exc, broker_wait)
-                await _wait(stop, broker_wait)
-                broker_wait = min(broker_wait * 2, self._policy.max_backoff.total_seconds())
+            except (PublishFailed, Unavailable) as exc:
+                away = "broker" if isinstance(exc, PublishFailed) else "database"
+                log.warning("%s unavailable (%s); retrying in %.1f s", away, exc, outage_wait)
+                await _wait(stop, outage_wait)
+                outage_wait = min(outage_wait * 2, self._policy.max_backoff.total_seconds())
                 continue
-            broker_wait = self._policy.first_backoff.total_seconds()
+            outage_wait = self._policy.first_backoff.total_seconds()
             if not claimed:
                 await _wait(stop, self._policy.idle_wait_seconds)
 

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, Row, case, insert, select, update
 from ec_issuer.events.model import OutboxEvent
 from ec_issuer.oid4vci.agent_model import AgentCredential, AgentEventRecord, AgentOffer
 from ec_issuer.oid4vci.model import Award, Offer, OfferState
+from ec_issuer.storage.failures import connected, transaction
 from ec_issuer.storage.outbox import record_events
 from ec_issuer.storage.tables import (
     oid4vci_agent_credentials,
@@ -29,7 +30,7 @@ class SqlAgentOfferStore:
         self._engine = engine
 
     def add(self, offer: AgentOffer, event: OutboxEvent) -> None:
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             connection.execute(insert(_offers).values(_offer_row(offer)))
             connection.execute(
                 insert(_credentials),
@@ -51,14 +52,14 @@ class SqlAgentOfferStore:
         return self._one(_offers.c.reference == reference)
 
     def credential(self, agent_credential_id: str) -> AgentCredential | None:
-        with self._engine.connect() as connection:
+        with connected(self._engine) as connection:
             row = connection.execute(
                 select(_credentials).where(_credentials.c.agent_credential_id == agent_credential_id)
             ).first()
         return _credential(row) if row is not None else None
 
     def redeem(self, offer_id: str, now: datetime, event: OutboxEvent) -> bool:
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             first = connection.execute(
                 update(_offers)
                 .where(_offers.c.id == offer_id, _offers.c.redeemed_at.is_(None))
@@ -70,11 +71,11 @@ class SqlAgentOfferStore:
         return True
 
     def advance(self, offer_id: str, state: OfferState) -> None:
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             connection.execute(update(_offers).where(_offers.c.id == offer_id).values(state=_at_least(state)))
 
     def note_notification_id(self, agent_credential_id: str, notification_id: str) -> None:
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             connection.execute(
                 update(_credentials)
                 .where(_credentials.c.agent_credential_id == agent_credential_id)
@@ -82,7 +83,7 @@ class SqlAgentOfferStore:
             )
 
     def deliver(self, agent_credential_id: str, notification_id: str | None, now: datetime, event: OutboxEvent) -> bool:
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             first = connection.execute(
                 update(_credentials)
                 .where(_credentials.c.agent_credential_id == agent_credential_id, _credentials.c.delivered_at.is_(None))
@@ -103,7 +104,7 @@ class SqlAgentOfferStore:
         return True
 
     def notify(self, agent_credential_id: str, event_name: str, now: datetime, outbox_event: OutboxEvent) -> bool:
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             first = connection.execute(
                 update(_credentials)
                 .where(_credentials.c.agent_credential_id == agent_credential_id, _credentials.c.notified_at.is_(None))
@@ -121,7 +122,7 @@ class SqlAgentOfferStore:
         return True
 
     def log(self, record: AgentEventRecord) -> None:
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             connection.execute(
                 insert(oid4vci_agent_events).values(
                     name=record.name,
@@ -133,7 +134,7 @@ class SqlAgentOfferStore:
             )
 
     def _one(self, condition: Any) -> AgentOffer | None:
-        with self._engine.connect() as connection:
+        with connected(self._engine) as connection:
             row = connection.execute(select(_offers).where(condition)).first()
             if row is None:
                 return None

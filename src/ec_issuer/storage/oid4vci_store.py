@@ -34,6 +34,7 @@ from ec_issuer.oid4vci.model import (
     OfferState,
     TxCodeSpec,
 )
+from ec_issuer.storage.failures import connected, transaction
 from ec_issuer.storage.outbox import record_events
 from ec_issuer.storage.session import LazyConnection
 from ec_issuer.storage.tables import (
@@ -96,7 +97,7 @@ class SqlOfferStore:
         self._engine = engine
 
     def add_offer(self, offer: Offer, event: OutboxEvent) -> None:
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             connection.execute(_INSERT_OFFER, _offer_row(offer))
             record_events(connection, [event])
 
@@ -110,12 +111,12 @@ class SqlOfferStore:
         return self._one_offer(_OFFER_BY_CODE, code_hash)
 
     def offer_of_token(self, token_hash: str) -> tuple[AccessGrant, Offer] | None:
-        with self._engine.connect() as connection:
+        with connected(self._engine) as connection:
             row = connection.execute(_OFFER_BY_TOKEN, {"token_hash": token_hash}).first()
         return (AccessGrant(row.id, row.token_expires_at), _offer(row)) if row is not None else None
 
     def record_tx_failure(self, offer_id: str, failures: int, retry_after: datetime | None) -> None:
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             connection.execute(
                 update(_offers).where(_offers.c.id == offer_id).values(tx_failures=failures, tx_retry_after=retry_after)
             )
@@ -123,7 +124,7 @@ class SqlOfferStore:
     def redeem_code(
         self, offer_id: str, now: datetime, token_hash: str, grant: AccessGrant, event: OutboxEvent
     ) -> bool:
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             redeemed = connection.execute(_REDEEM_CODE, {"offer_id": offer_id, "now": now})
             if redeemed.rowcount != 1:
                 return False  # a concurrent request redeemed it first
@@ -134,7 +135,7 @@ class SqlOfferStore:
         return True
 
     def purge(self, now: datetime, tokens_before: datetime) -> int:
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             nonces = connection.execute(delete(oid4vci_nonces).where(oid4vci_nonces.c.expires_at <= now))
             tokens = connection.execute(
                 delete(oid4vci_access_tokens).where(oid4vci_access_tokens.c.expires_at < tokens_before)
@@ -142,7 +143,7 @@ class SqlOfferStore:
             return nonces.rowcount + tokens.rowcount
 
     def transaction(self, transaction_id: str) -> DeferredTransaction | None:
-        with self._engine.connect() as connection:
+        with connected(self._engine) as connection:
             row = connection.execute(
                 select(oid4vci_transactions).where(oid4vci_transactions.c.id == transaction_id)
             ).first()
@@ -153,7 +154,7 @@ class SqlOfferStore:
         )
 
     def add_authorization_request(self, request: AuthorizationRequest) -> None:
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             connection.execute(
                 insert(oid4vci_authorizations).values(
                     request_uri_hash=request.request_uri_hash,
@@ -173,7 +174,7 @@ class SqlOfferStore:
         return self._one_authorization(oid4vci_authorizations.c.code_hash == code_hash)
 
     def authorize(self, request_uri_hash: str, code_hash: str, code_expires_at: datetime, now: datetime) -> bool:
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             done = connection.execute(
                 update(oid4vci_authorizations)
                 .where(
@@ -186,7 +187,7 @@ class SqlOfferStore:
             return done.rowcount == 1
 
     def _one_authorization(self, condition: Any) -> AuthorizationRequest | None:
-        with self._engine.connect() as connection:
+        with connected(self._engine) as connection:
             row = connection.execute(select(oid4vci_authorizations).where(condition)).first()
         if row is None:
             return None
@@ -202,13 +203,13 @@ class SqlOfferStore:
         )
 
     def release(self, offer_id: str, now: datetime) -> None:
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             connection.execute(
                 update(_offers).where(_offers.c.id == offer_id, _offers.c.released_at.is_(None)).values(released_at=now)
             )
 
     def delivery(self, notification_id: str) -> Delivery | None:
-        with self._engine.connect() as connection:
+        with connected(self._engine) as connection:
             row = connection.execute(
                 select(_deliveries).where(_deliveries.c.notification_id == notification_id)
             ).first()
@@ -219,13 +220,13 @@ class SqlOfferStore:
         )
 
     def deliveries_in(self, offer_id: str, award_ids: set[str]) -> int:
-        with self._engine.connect() as connection:
+        with connected(self._engine) as connection:
             return connection.execute(
                 select(func.count()).where(_deliveries.c.offer_id == offer_id, _deliveries.c.award_id.in_(award_ids))
             ).scalar_one()
 
     def record_notification(self, notification_id: str, event: str, now: datetime, outbox_event: OutboxEvent) -> bool:
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             first = connection.execute(
                 update(_deliveries)
                 .where(_deliveries.c.notification_id == notification_id, _deliveries.c.notified_at.is_(None))
@@ -243,7 +244,7 @@ class SqlOfferStore:
         return True
 
     def _one_offer(self, statement: Select[Any], key: str) -> Offer | None:
-        with self._engine.connect() as connection:
+        with connected(self._engine) as connection:
             row = connection.execute(statement, {"key": key}).first()
         return _offer(row) if row is not None else None
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import aliased
 
 from ec_issuer.events.model import OutboxEvent
 from ec_issuer.events.relay import DEAD, DELIVERED, PENDING, ClaimedEvent, DeadEvent, OutboxStats, Settlement
+from ec_issuer.storage.failures import connected, transaction
 from ec_issuer.storage.prepared import PreparedInsert
 from ec_issuer.storage.session import LazyConnection
 from ec_issuer.storage.tables import outbox_events
@@ -83,7 +84,7 @@ class SqlOutboxStore:
         self._engine = engine
 
     def claim(self, relay_id: str, limit: int, now: datetime, lease: timedelta) -> list[ClaimedEvent]:
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             if connection.dialect.name == "postgresql":
                 connection.execute(_ORDERED_SCAN_ONLY)
             rows = connection.execute(
@@ -98,7 +99,7 @@ class SqlOutboxStore:
 
     def settle(self, relay_id: str, settlements: list[Settlement], now: datetime) -> None:
         delivered = [s.seq for s in settlements if s.state == DELIVERED]
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             if delivered:
                 connection.execute(
                     update(_t)
@@ -122,7 +123,7 @@ class SqlOutboxStore:
                 )
 
     def release(self, relay_id: str, seqs: list[int]) -> None:
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             connection.execute(
                 update(_t)
                 .where(_t.c.seq.in_(seqs), _t.c.claimed_by == relay_id)
@@ -133,7 +134,7 @@ class SqlOutboxStore:
         """Depth and age of the outbox (what a relay has yet to publish), and the dead letters. Pending
         and dead counts use their partial indexes; counting delivered events reads the whole table, so
         a metrics scrape leaves it out."""
-        with self._engine.connect() as connection:
+        with connected(self._engine) as connection:
             pending = connection.execute(select(func.count()).where(_t.c.state == PENDING)).scalar_one()
             dead = connection.execute(select(func.count()).where(_t.c.state == DEAD)).scalar_one()
             oldest = connection.execute(select(func.min(_t.c.time)).where(_t.c.state == PENDING)).scalar()
@@ -146,7 +147,7 @@ class SqlOutboxStore:
         return OutboxStats(pending, age, dead, delivered)
 
     def dead_letters(self, limit: int = 100) -> list[DeadEvent]:
-        with self._engine.connect() as connection:
+        with connected(self._engine) as connection:
             rows = connection.execute(select(_t).where(_t.c.state == DEAD).order_by(_t.c.seq).limit(limit))
             return [DeadEvent(r.seq, r.id, r.type, r.subject, r.attempts, r.last_error) for r in rows]
 
@@ -155,7 +156,7 @@ class SqlOutboxStore:
         statement = update(_t).where(_t.c.state == DEAD)
         if seqs is not None:
             statement = statement.where(_t.c.seq.in_(seqs))
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             result = connection.execute(
                 statement.values(state=PENDING, attempts=0, next_attempt_at=None).returning(_t.c.seq)
             )

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from ec_issuer.core.ports import Clock
 from ec_issuer.status.lists import StatusListKind, StatusListUrls, StatusSlot
 from ec_issuer.status.permutation import KEY_BYTES, shuffled_index
+from ec_issuer.storage.failures import transaction
 from ec_issuer.storage.tables import status_lists
 
 DEFAULT_BLOCK_SIZE = 64  # a reservation is a transaction of its own: one per 64 credentials per list kind
@@ -88,7 +89,7 @@ class SqlStatusSlotAllocator:
 
     def _reserve(self, issuer_slug: str, kind: StatusListKind) -> _Block:
         for _ in range(_OPEN_ATTEMPTS):
-            with self._engine.begin() as connection:
+            with transaction(self._engine) as connection:
                 row = connection.execute(
                     _RESERVE, {"list_issuer": issuer_slug, "list_kind": kind.value, "block_size": self._block_size}
                 ).first()
@@ -107,7 +108,7 @@ class SqlStatusSlotAllocator:
         find it full pick the same number, and the unique constraint lets one of them open it.
         """
         try:
-            with self._engine.begin() as connection:
+            with transaction(self._engine) as connection:
                 highest = connection.execute(
                     select(_t.c.number, _t.c.next_position, _t.c.size)
                     .where(_t.c.issuer_slug == issuer_slug, _t.c.kind == kind.value)

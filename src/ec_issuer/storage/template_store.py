@@ -18,6 +18,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from ec_issuer.events.model import OutboxEvent
 from ec_issuer.oid4vci.templates import CredentialTemplate
 from ec_issuer.storage.cache import NO_CACHE, ReadCache, Region
+from ec_issuer.storage.failures import connected, transaction
 from ec_issuer.storage.outbox import record_events
 from ec_issuer.storage.tables import credential_templates
 from ec_issuer.storage.types import UtcDateTime
@@ -41,14 +42,14 @@ class SqlTemplateStore:
         self._cache = cache
 
     def template(self, issuer_slug: str, template_id: str) -> CredentialTemplate | None:
-        with self._engine.connect() as connection:
+        with connected(self._engine) as connection:
             row = connection.execute(
                 select(_templates).where(_templates.c.issuer_slug == issuer_slug, _templates.c.id == template_id)
             ).first()
         return _template(row) if row is not None else None
 
     def active(self, issuer_slug: str) -> list[CredentialTemplate]:
-        with self._engine.connect() as connection:
+        with connected(self._engine) as connection:
             rows = connection.execute(
                 select(_templates)
                 .where(_templates.c.issuer_slug == issuer_slug, _templates.c.retired_at.is_(None))
@@ -60,7 +61,7 @@ class SqlTemplateStore:
         cached = self._cache.get(Region.TEMPLATES, issuer_slug)
         if cached is not None:
             return list(cast(tuple[CredentialTemplate, ...], cached))
-        with self._engine.connect() as connection:
+        with connected(self._engine) as connection:
             rows = connection.execute(_LISTED, {"slug": issuer_slug, "now": now}).all()
         listed = tuple(_template(row) for row in rows)
         self._cache.put(Region.TEMPLATES, issuer_slug, listed)
@@ -105,7 +106,7 @@ class SqlTemplateStore:
             )
             .returning(_templates.c.retired_at)
         )
-        with self._engine.begin() as connection:
+        with transaction(self._engine) as connection:
             retired = [row.retired_at for row in connection.execute(statement) if row.retired_at is not None]
         if retired:  # the listing of an active template does not change: the cache stays warm for those
             self._cache.invalidate(Region.TEMPLATES)
@@ -114,7 +115,7 @@ class SqlTemplateStore:
     def _changing(self) -> Generator[Connection]:
         self._cache.invalidate(Region.TEMPLATES)
         try:
-            with self._engine.begin() as connection:
+            with transaction(self._engine) as connection:
                 yield connection
         finally:
             # Again once committed: a reader racing the commit may have cached the rows as they were.

@@ -7,11 +7,11 @@ from typing import Self
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from ec_issuer.core.errors import Unavailable
 from ec_issuer.storage.attestation_store import SqlAttestations
 from ec_issuer.storage.cache import NO_CACHE, ReadCache, Region
+from ec_issuer.storage.failures import RETRYABLE, UNAVAILABLE_DETAIL
 from ec_issuer.storage.oid4vci_store import SqlWalletRequests
 from ec_issuer.storage.outbox import SqlOutbox
 from ec_issuer.storage.repositories import SqlClients, SqlCredentials, SqlIssuers, SqlKeys
@@ -55,10 +55,10 @@ class SqlUnitOfWork:
             pass  # the connection is lost; the server has dropped its transaction with it
         finally:
             connection.retire()
-        if isinstance(exc, OperationalError | PoolTimeout):
+        if isinstance(exc, RETRYABLE):
             # Unreachable server, lost connection, lock or statement timeout, exhausted pool: the
             # request may succeed if repeated, which is what 503 tells the caller.
-            raise Unavailable("the database is unavailable or busy; retry shortly") from exc
+            raise Unavailable(UNAVAILABLE_DETAIL) from exc
 
     def commit(self) -> None:
         self._bound().commit()
