@@ -80,3 +80,35 @@ def test_killing_openbao_gives_503s_and_issuing_recovers(
     assert issue(http, "down-1")[0] == 201  # a retry of a refused request simply succeeds now
     assert rows(container) == (3, 1)
     assert http.get("/ready").status_code == 200
+
+
+def test_during_an_outage_verification_answers_from_what_it_can_check(
+    service: tuple[Container, FlaskClient], openbao_durable: DurableOpenBao
+) -> None:
+    """A revocation while the key backend is away is stored (200), but its status lists cannot be signed again.
+    Their URLs answer 503 (an outdated list would hide the revocation). The verification page and API still
+    answer: the revoked credential is Revoked (its stored status), and a neighbour on the same list is Unknown
+    (its list is unavailable), not a 503. Once the backend is back, the neighbour is Valid again."""
+    _, http = service
+    revoked, neighbour = (json_of(http.post("/api/v1/credentials", json=award_body(), headers=AUTH)) for _ in "ab")
+    openbao_durable.kill()
+
+    assert http.post(f"/api/v1/credentials/{revoked['id']}/revoke", json={}, headers=AUTH).status_code == 200
+    assert http.get("/issuers/acme/status/revocation/1").status_code == 503
+
+    def page(credential: dict[str, object]) -> dict[str, object]:
+        answer = http.get(f"/credentials/{credential['id']}/", headers={"Accept": "application/json"})
+        assert answer.status_code == 200, answer.data
+        return json_of(answer)
+
+    assert page(revoked)["verdict"] == "revoked"
+    assert page(neighbour)["verdict"] == "unknown"
+    checked = http.post("/api/v1/credentials/verify", json={"jws": neighbour["jws"]}, headers=AUTH)
+    assert checked.status_code == 200
+    verification = json_of(checked)
+    assert verification["verified"] is False
+    assert any("list unavailable" in error for error in verification["errors"]), verification["errors"]
+
+    openbao_durable.restart()
+    assert page(neighbour)["verdict"] == "valid"
+    assert page(revoked)["verdict"] == "revoked"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ec_issuer.core.errors import NotFound
+from ec_issuer.core.errors import NotFound, Unavailable
 from ec_issuer.signing.jose import VC_JWT_MEDIA_TYPE
 from ec_issuer.status.lists import StatusListUrls
 from ec_issuer.status.ports import FetchedList, StatusListSource, StatusListUnavailable
@@ -26,7 +26,10 @@ class LocalFirstStatusLists:
             return self._remote.fetch(url, accept)
         try:
             published = self._publisher.current(list_id)
-        except NotFound as exc:
+        except (NotFound, Unavailable) as exc:
+            # Unavailable: the list changed (a revocation) and cannot be signed again until its key backend is
+            # back. A verifier then learns the list is unavailable, as for anyone else's list, and answers from
+            # what it can check; an outdated list would hide the change.
             raise StatusListUnavailable(f"{url}: {exc.detail}") from None
         if published.document is None:
             return FetchedList(published.jwt, STATUS_LIST_JWT_MEDIA_TYPE)
