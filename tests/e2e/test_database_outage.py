@@ -73,3 +73,22 @@ def test_a_connection_lost_inside_a_transaction_is_a_503_and_keeps_nothing(postg
             assert uow.issuers.get("lost-midway") is None
     finally:
         engine.dispose()
+
+
+def test_the_public_page_tells_a_browser_it_cannot_check_now(tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nobody listens there once the block ends
+    container = build(make_settings(f"postgresql+psycopg://ec_issuer@127.0.0.1:{port}/gone", tmp_path))
+    try:
+        http = create_app(container).test_client()
+        page = "/credentials/00000000-0000-7000-8000-000000000000/"
+        browser = http.get(page, headers={"Accept": "text/html"})
+        program = http.get(page, headers={"Accept": "application/json"})
+    finally:
+        container.engine.dispose()
+
+    assert (browser.status_code, browser.mimetype, browser.headers["Retry-After"]) == (503, "text/html", "1")
+    text = browser.get_data(as_text=True)
+    assert 'data-verdict="unavailable"' in text and "Try again in a moment" in text
+    assert (program.status_code, program.mimetype) == (503, "application/problem+json")

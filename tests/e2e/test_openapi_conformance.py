@@ -167,6 +167,7 @@ def test_every_error_answer_is_a_problem_document(document: dict[str, Any]) -> N
             elif others:  # the verification page's Unknown page for browsers; the readiness checks
                 assert (name, code, set(others)) in (
                     ("GET /credentials/{credential_id}/", "404", {"text/html"}),
+                    ("GET /credentials/{credential_id}/", "503", {"text/html"}),
                     ("GET /ready", "503", {"application/json"}),
                 )
         # A control character in the URL is refused on every route, before it runs.

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from functools import cache
@@ -41,7 +42,7 @@ from ec_issuer.api.uploads import (
     read_form,
 )
 from ec_issuer.core.encoding import format_datetime, loads
-from ec_issuer.core.errors import FieldError, Forbidden, InvalidInput, NotFound, Unauthenticated
+from ec_issuer.core.errors import FieldError, Forbidden, InvalidInput, NotFound, Unauthenticated, Unavailable
 from ec_issuer.credentials.verifying import Verification
 from ec_issuer.elm.page import format_date
 from ec_issuer.public_verification.artefacts import artefact_tag, badge_png, certificate_pdf
@@ -87,6 +88,7 @@ _PAGE_RESPONSES: dict[int | str, Any] = {
     ),
     404: media_response("No such credential: the page says Unknown", {"text/html": HTML_PAGE}),
     429: _RATE_LIMITED,
+    503: media_response("The database is away: the page says Unavailable (see Retry-After)", {"text/html": HTML_PAGE}),
 }
 _FILE_RESPONSES: dict[int | str, Any] = {
     200: media_response(
@@ -146,7 +148,12 @@ def page(credential_id: str) -> Response:
     spend_public_allowance()
     wants_json = _prefers_json()
     client = _optional_client() if wants_json else None
-    view = _public().view(credential_id)
+    try:
+        view = _public().view(credential_id)
+    except Unavailable:
+        if wants_json:
+            raise
+        return _unavailable_html(credential_id)
     if wants_json:
         if view is None:
             raise NotFound(f"no credential '{credential_id}' was issued here")
@@ -201,6 +208,23 @@ def _html(
         )
     html = render_template("verification/page.html", **context)
     response = Response(html, status=status, mimetype="text/html")
+    return _with_headers(response)
+
+
+@dataclass(frozen=True)
+class _Outage:
+    """The page's headline when nothing could be checked: shaped like a Verdict for the template."""
+
+    value: str = "unavailable"
+    label: str = "Unavailable"
+    explanation: str = "This service cannot check the credential right now. Try again in a moment."
+
+
+def _unavailable_html(requested: str) -> Response:
+    """A browser gets a page it can show, with the problem's 503 and Retry-After, instead of problem JSON."""
+    context = {"requested": requested, "assets": ASSET_PATH, "verdict": _Outage(), "view": None, "outage": True}
+    html = render_template("verification/page.html", checked_at=format_datetime(services().clock.now()), **context)
+    response = Response(html, status=503, mimetype="text/html", headers={"Retry-After": "1"})
     return _with_headers(response)
 
 
