@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -122,3 +123,15 @@ def serve_in_thread(app: Any) -> Iterator[LiveServer]:
     finally:
         server.shutdown()
         thread.join(timeout=5)
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (until something binds it): for servers to start on, or as a
+    service that is down."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def unreachable_postgres_url() -> str:
+    return f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/gone"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,7 @@ from ec_issuer.storage.unit_of_work import SqlUnitOfWork
 from tests.conftest import json_of
 from tests.integration.test_storage import make_issuer
 from tests.services import terminate_connections_to
-from tests.support import award_body, make_settings
+from tests.support import award_body, make_settings, unreachable_postgres_url
 
 
 def test_connections_killed_by_the_server_are_replaced(postgres_url: str, tmp_path: Path) -> None:
@@ -45,10 +44,7 @@ def test_connections_killed_by_the_server_are_replaced(postgres_url: str, tmp_pa
 
 
 def test_an_unreachable_database_is_a_503_problem_with_retry_after(tmp_path: Path) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]  # nobody listens there once the block ends
-    container = build(make_settings(f"postgresql+psycopg://ec_issuer@127.0.0.1:{port}/gone", tmp_path))
+    container = build(make_settings(unreachable_postgres_url(), tmp_path))
     try:
         http = create_app(container).test_client()
         response = http.get("/api/v1/issuers", headers={"Authorization": "Bearer " + "x" * 40})
@@ -76,10 +72,7 @@ def test_a_connection_lost_inside_a_transaction_is_a_503_and_keeps_nothing(postg
 
 
 def test_the_public_page_tells_a_browser_it_cannot_check_now(tmp_path: Path) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]  # nobody listens there once the block ends
-    container = build(make_settings(f"postgresql+psycopg://ec_issuer@127.0.0.1:{port}/gone", tmp_path))
+    container = build(make_settings(unreachable_postgres_url(), tmp_path))
     try:
         http = create_app(container).test_client()
         page = "/credentials/00000000-0000-7000-8000-000000000000/"

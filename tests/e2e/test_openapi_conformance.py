@@ -16,7 +16,6 @@ SQLite only: the document and the routes do not depend on the database.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,7 @@ from ec_issuer.bootstrap import build
 from ec_issuer.issuers.commands import CreateIssuer
 from ec_issuer.keys.model import Algorithm
 from tests.conftest import json_of
-from tests.support import make_settings
+from tests.support import make_settings, unreachable_postgres_url
 
 ADMIN_TOKEN = "openapi-conformance-admin-token-0123456789"
 EXAMPLES_PER_OPERATION = 15
@@ -77,10 +76,7 @@ def test_every_answer_is_the_one_the_document_declares(api_schema: Any, mode: Ge
 def test_with_the_database_away_every_answer_is_declared_and_none_is_a_500(tmp_path: Path) -> None:
     """An unreachable PostgreSQL: every route answers 503 (declared) or what it answers without the database.
     This found the offer-by-reference routes answering 500 (their store used the engine directly)."""
-    with socket.socket() as probe:  # a port nobody listens on once the block ends
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    container = build(make_settings(f"postgresql+psycopg://nobody@127.0.0.1:{port}/gone", tmp_path))
+    container = build(make_settings(unreachable_postgres_url(), tmp_path))
     try:
         application = create_app(container)
         application.testing = False

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ from ec_issuer.api.shared_allowances import KEY_PREFIX, SharedTokenBuckets
 from ec_issuer.bootstrap import build
 from ec_issuer.config import ConfigurationError, load_settings
 from tests.services import unavailable
-from tests.support import SettableClock, make_settings
+from tests.support import SettableClock, free_port, make_settings
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -86,10 +85,7 @@ def test_a_bucket_is_kept_only_until_it_would_be_full_again(
 def test_an_unreachable_store_lets_requests_through_and_says_so_once(
     caplog: pytest.LogCaptureFixture, address: str
 ) -> None:
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    buckets = SharedTokenBuckets(f"redis://127.0.0.1:{port}/0", per_minute=60, burst=1)
+    buckets = SharedTokenBuckets(f"redis://127.0.0.1:{free_port()}/0", per_minute=60, burst=1)
     try:
         with caplog.at_level(logging.WARNING, logger="ec_issuer.api.shared_allowances"):
             started = time.monotonic()
