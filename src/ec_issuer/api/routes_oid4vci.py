@@ -399,7 +399,7 @@ def notification(slug: str) -> Response:
 
 def _form(what: str) -> dict[str, str]:
     if request.mimetype != FORM_MEDIA_TYPE:
-        raise invalid_request(f"the {what} must be application/x-www-form-urlencoded")
+        raise invalid_request(f"the {what} must be {FORM_MEDIA_TYPE}")
     return dict(request.form.items())
 
 

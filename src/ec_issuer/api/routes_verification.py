@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from functools import cache
@@ -153,7 +152,10 @@ def page(credential_id: str) -> Response:
     except Unavailable:
         if wants_json:
             raise
-        return _unavailable_html(credential_id)
+        # A browser gets a page it can show, with the problem's 503 and Retry-After, instead of problem JSON.
+        unavailable = _html(None, credential_id, status=503, outage=True)
+        unavailable.headers["Retry-After"] = "1"
+        return unavailable
     if wants_json:
         if view is None:
             raise NotFound(f"no credential '{credential_id}' was issued here")
@@ -182,9 +184,24 @@ def _page_json(view: CredentialView, client: ApiClient | None) -> dict[str, Any]
     return body
 
 
+@dataclasses.dataclass(frozen=True)
+class _Outage:
+    """The page's headline when nothing could be checked: shaped like a Verdict for the template."""
+
+    value: str = "unavailable"
+    label: str = "Unavailable"
+    explanation: str = "This service cannot check the credential right now. Try again in a moment."
+
+
 def _html(
-    view: CredentialView | None, requested: str, *, status: int, file_result: dict[str, Any] | None = None
+    view: CredentialView | None,
+    requested: str,
+    *,
+    status: int,
+    file_result: dict[str, Any] | None = None,
+    outage: bool = False,
 ) -> Response:
+    """The page: for `view`, or Unknown without one, or Unavailable when `outage` (nothing could be looked up)."""
     settings = services().settings
     context: dict[str, Any] = {
         "requested": requested,
@@ -194,7 +211,7 @@ def _html(
         "checked_at": format_datetime(services().clock.now()),
     }
     if view is None:
-        context.update(verdict=Verdict.UNKNOWN, view=None)
+        context.update(verdict=_Outage() if outage else Verdict.UNKNOWN, view=None, outage=outage)
     else:
         validation = view.facts.validation
         context.update(
@@ -208,23 +225,6 @@ def _html(
         )
     html = render_template("verification/page.html", **context)
     response = Response(html, status=status, mimetype="text/html")
-    return _with_headers(response)
-
-
-@dataclass(frozen=True)
-class _Outage:
-    """The page's headline when nothing could be checked: shaped like a Verdict for the template."""
-
-    value: str = "unavailable"
-    label: str = "Unavailable"
-    explanation: str = "This service cannot check the credential right now. Try again in a moment."
-
-
-def _unavailable_html(requested: str) -> Response:
-    """A browser gets a page it can show, with the problem's 503 and Retry-After, instead of problem JSON."""
-    context = {"requested": requested, "assets": ASSET_PATH, "verdict": _Outage(), "view": None, "outage": True}
-    html = render_template("verification/page.html", checked_at=format_datetime(services().clock.now()), **context)
-    response = Response(html, status=503, mimetype="text/html", headers={"Retry-After": "1"})
     return _with_headers(response)
 
 
